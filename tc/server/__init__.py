@@ -1,0 +1,1 @@
+"""The controller: gRPC servicers, store, reconciler, supervisor, wired in tc.server.app."""

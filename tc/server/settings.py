@@ -1,0 +1,39 @@
+"""Controller settings: built once in main() from flags and passed down explicitly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ControllerSettings(BaseModel):
+    """Everything the controller process is configured with; no module reads the environment."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    grpc_address: str = "127.0.0.1:50051"
+    state_dir: Path = Path("./var")
+    plugins_dir: Path = Path("config/plugins.d")
+    # Reconciler
+    workers: int = Field(default=4, ge=1, le=64)
+    batch_size: int = Field(default=256, ge=1, le=10_000)
+    retry_base_seconds: float = Field(default=0.1, gt=0)
+    retry_max_seconds: float = Field(default=30.0, gt=0)
+    resync_interval_seconds: float = Field(default=300.0, gt=0)
+    plugin_call_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Supervisor
+    plugin_start_timeout_seconds: float = Field(default=15.0, gt=0)
+    restart_base_seconds: float = Field(default=0.05, gt=0)
+    restart_max_seconds: float = Field(default=30.0, gt=0)
+    crash_loop_restarts: int = Field(default=5, ge=1)
+    crash_loop_window_seconds: float = Field(default=60.0, gt=0)
+    # Process
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+    store_synchronous: str = Field(default="FULL", pattern="^(FULL|NORMAL)$")
+    log_json: bool = False
+    log_level: str = "INFO"
+
+    @property
+    def store_path(self) -> Path:
+        return self.state_dir / "intents.db"
