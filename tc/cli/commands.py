@@ -1,0 +1,211 @@
+"""The client commands (apply, get, delete, status): one function per command, each taking
+the parsed arguments and returning the exit code.
+
+They talk to the controller only through ControllerClient, so every failure arrives as a
+CliError that main() prints as one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from tc._proto.tc.v1 import intent_pb2, lifecycle_pb2
+from tc.cli import enums, output
+from tc.cli.client import ControllerClient
+from tc.cli.documents import STDIN, DocumentErrors, load_documents
+from tc.cli.errors import EXIT_OK, EXIT_REQUEST, EXIT_UNREACHABLE, EXIT_USAGE, CliError
+
+_APPLY_RESULT = intent_pb2.ApplyResult.DESCRIPTOR
+# Fewer round trips than the server's default page of 100, still a modest message size.
+_PAGE_SIZE = 500
+_WAIT_FIRST_POLL_SECONDS = 0.1
+_WAIT_MAX_POLL_SECONDS = 1.0
+
+
+def _client(args: argparse.Namespace) -> ControllerClient:
+    return ControllerClient(args.server, args.timeout)
+
+
+def _report(error: CliError) -> None:
+    print(f"error: {error.message}", file=sys.stderr, flush=True)
+
+
+def apply(args: argparse.Namespace) -> int:
+    """`tcctl apply -f FILE...`: create or update every intent, report each like kubectl."""
+    paths: list[str] = args.filename
+    if paths.count(STDIN) > 1:
+        raise CliError("stdin (-) can be given only once", EXIT_USAGE)
+    try:
+        documents = load_documents(paths, sys.stdin)
+    except DocumentErrors as errors:
+        # Nothing is applied: half a file applied because of a typo further down is harder
+        # to recover from than a file rejected as a whole.
+        for error in errors.errors:
+            print(f"error: {error}", file=sys.stderr)
+        return EXIT_REQUEST
+    if not documents:
+        raise CliError(f"no intents found in {', '.join(paths)}")
+    failed = False
+    with _client(args) as client:
+        for document in documents:
+            name = document.intent.name
+            subject = f"intent/{name}" if name else f"intent in {document.location}"
+            try:
+                response = client.call(
+                    client.intents.ApplyIntent,
+                    intent_pb2.ApplyIntentRequest(intent=document.intent),
+                    subject,
+                )
+            except CliError as error:
+                if error.exit_code == EXIT_UNREACHABLE:
+                    raise
+                _report(error)
+                failed = True
+                continue
+            result = enums.short_name(_APPLY_RESULT, response.result).lower()
+            if response.result == intent_pb2.APPLY_RESULT_UNSPECIFIED:
+                result = "applied"
+            print(f"intent/{response.intent.name or name} {result}", flush=True)
+    return EXIT_REQUEST if failed else EXIT_OK
+
+
+def get(args: argparse.Namespace) -> int:
+    """`tcctl get intents [NAME...]`: a table, or the intents' protojson as YAML or JSON."""
+    names: list[str] = args.names
+    selector = parse_selector(args.selector) if args.selector else ""
+    if names and selector:
+        raise CliError("a name and a label selector (-l) cannot be used together", EXIT_USAGE)
+    intents: list[intent_pb2.Intent] = []
+    failed = False
+    with _client(args) as client:
+        if names:
+            for name in names:
+                try:
+                    response = client.call(
+                        client.intents.GetIntent,
+                        intent_pb2.GetIntentRequest(name=name),
+                        f"intent/{name}",
+                    )
+                except CliError as error:
+                    if error.exit_code == EXIT_UNREACHABLE:
+                        raise
+                    _report(error)
+                    failed = True
+                    continue
+                intents.append(response.intent)
+        else:
+            intents = list_intents(client, selector)
+    if args.output == "table":
+        if intents:
+            sys.stdout.write(output.render(output.intents_table(intents, output.now_utc())))
+        elif not failed:
+            print("No intents found.", file=sys.stderr)
+    elif intents or not failed:
+        data = output.intents_data(intents, single=len(names) == 1)
+        sys.stdout.write(output.dump(data, args.output))
+    return EXIT_REQUEST if failed else EXIT_OK
+
+
+def list_intents(client: ControllerClient, selector: str) -> list[intent_pb2.Intent]:
+    """Every intent matching `selector`, following next_page_token to the last page."""
+    intents: list[intent_pb2.Intent] = []
+    token = ""
+    seen: set[str] = set()
+    while True:
+        response = client.call(
+            client.intents.ListIntents,
+            intent_pb2.ListIntentsRequest(
+                page_size=_PAGE_SIZE, page_token=token, label_selector=selector
+            ),
+            "list intents",
+        )
+        intents.extend(response.intents)
+        token = response.next_page_token
+        if not token:
+            return intents
+        # A server handing out a token twice would otherwise keep tcctl paging forever.
+        if token in seen:
+            raise CliError("list intents: the controller repeated a page token")
+        seen.add(token)
+
+
+def parse_selector(text: str) -> str:
+    """`key=value,key2=value2` checked and normalised; a malformed one is a usage error."""
+    pairs: list[str] = []
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key or "=" in value:
+            raise CliError(
+                f"invalid label selector {text!r}: expected key=value[,key=value...]",
+                EXIT_USAGE,
+            )
+        pairs.append(f"{key}={value}")
+    return ",".join(pairs)
+
+
+def delete(args: argparse.Namespace) -> int:
+    """`tcctl delete intent NAME...`: mark intents deleting; --wait until they are gone."""
+    names: list[str] = args.names
+    failed = False
+    deleted: list[str] = []
+    with _client(args) as client:
+        for name in names:
+            try:
+                client.call(
+                    client.intents.DeleteIntent,
+                    intent_pb2.DeleteIntentRequest(name=name),
+                    f"intent/{name}",
+                )
+            except CliError as error:
+                if error.exit_code == EXIT_UNREACHABLE:
+                    raise
+                _report(error)
+                failed = True
+                continue
+            print(f"intent/{name} deleted", flush=True)
+            deleted.append(name)
+        if args.wait:
+            deadline = time.monotonic() + args.wait_timeout
+            for name in deleted:
+                if not _wait_gone(client, name, deadline, args.wait_timeout):
+                    failed = True
+    return EXIT_REQUEST if failed else EXIT_OK
+
+
+def _wait_gone(client: ControllerClient, name: str, deadline: float, budget: float) -> bool:
+    """Poll until the intent is NOT_FOUND; False (reported) when the deadline passes."""
+    interval = _WAIT_FIRST_POLL_SECONDS
+    subject = f"intent/{name}"
+    while True:
+        try:
+            response = client.call(
+                client.intents.GetIntent, intent_pb2.GetIntentRequest(name=name), subject
+            )
+        except CliError as error:
+            if error.code is not None and error.code.name == "NOT_FOUND":
+                return True
+            raise
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            _, message = output.readiness(response.intent)
+            detail = f" ({message})" if message else ""
+            _report(CliError(f"timed out after {budget:g}s waiting for {subject} to go{detail}"))
+            return False
+        time.sleep(min(interval, remaining))
+        interval = min(interval * 2, _WAIT_MAX_POLL_SECONDS)
+
+
+def status(args: argparse.Namespace) -> int:
+    """`tcctl status`: the controller, its plugin instances and the orchestrator link."""
+    with _client(args) as client:
+        response = client.call(
+            client.lifecycle.GetStatus, lifecycle_pb2.GetStatusRequest(), "status"
+        )
+    if args.output == "table":
+        sys.stdout.write(output.status_text(response, output.now_utc()))
+    else:
+        sys.stdout.write(output.dump(output.message_to_dict(response), args.output))
+    return EXIT_OK

@@ -1,0 +1,73 @@
+"""The Plugin base class: the five operations a plugin implements, in plain coroutines.
+
+Plugins receive and return tc.v1 messages directly (convert to the IR with tc.convert when
+rendering), so a plugin needs no knowledge of how it is served.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tc._proto.tc.v1 import intent_pb2, plugin_pb2
+
+
+@dataclass(frozen=True, slots=True)
+class PluginInfo:
+    """What Describe answers: the plugin kind, the intent kinds it handles and its fan-out."""
+
+    kind: str
+    intent_kinds: tuple[plugin_pb2.IntentKind, ...]
+    fanout_mode: plugin_pb2.FanoutMode
+    version: str = "0.1.0"
+
+
+@dataclass(slots=True)
+class PluginState:
+    """What GetState answers."""
+
+    intents: list[plugin_pb2.AppliedIntent] = field(default_factory=list)
+    last_sync_id: str = ""
+    details: dict[str, str] = field(default_factory=dict)
+
+
+class Plugin(abc.ABC):
+    """Subclass this; `run(MyPlugin)` serves it. One instance per process.
+
+    Calls may overlap (the controller batches but several batches can be in flight), so an
+    implementation that keeps state guards it, typically with an asyncio.Lock.
+    """
+
+    def __init__(self, settings: dict[str, Any], instance_id: str) -> None:
+        self.settings = settings
+        self.instance_id = instance_id
+
+    async def start(self) -> None:  # noqa: B027 - optional hook
+        """Called before the server reports SERVING; open connections here."""
+
+    async def stop(self) -> None:  # noqa: B027 - optional hook
+        """Called on shutdown, after the server stopped taking calls."""
+
+    @abc.abstractmethod
+    def describe(self) -> PluginInfo: ...
+
+    @abc.abstractmethod
+    async def apply(
+        self, intents: Sequence[intent_pb2.Intent], references: Sequence[intent_pb2.Intent]
+    ) -> list[plugin_pb2.IntentResult]:
+        """One result per intent, in order."""
+
+    @abc.abstractmethod
+    async def remove(self, intents: Sequence[intent_pb2.Intent]) -> list[plugin_pb2.IntentResult]:
+        """One result per intent, in order; Programmed=True means it is gone."""
+
+    @abc.abstractmethod
+    async def sync(
+        self, intents: Sequence[intent_pb2.Intent], sync_id: str
+    ) -> tuple[list[plugin_pb2.IntentResult], list[str]]:
+        """Make the target hold exactly `intents`; returns results and the names pruned."""
+
+    @abc.abstractmethod
+    async def get_state(self) -> PluginState: ...

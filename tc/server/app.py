@@ -1,0 +1,167 @@
+"""The controller process, wired in one place: store, supervisor, reconciler, gRPC server.
+
+Start-up order follows DESIGN.md: open the store; serve gRPC at once (NOT_SERVING on
+health while plugins start, so clients can apply intents that are queued durably); start
+every plugin instance; each is Synced before it takes work; health turns SERVING when every
+configured plugin kind has a ready instance. Stop drains: refuse new changes, let in-flight
+calls and reconcile batches finish, stop plugins, close the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+import tc
+from tc import serving
+from tc._proto.tc.v1 import intent_pb2, intent_pb2_grpc, lifecycle_pb2, lifecycle_pb2_grpc
+from tc.server.events import EventBus
+from tc.server.intent_service import IntentService
+from tc.server.lifecycle_service import LifecycleService
+from tc.server.plugin_config import PluginConfig
+from tc.server.reconciler import Reconciler
+from tc.server.settings import ControllerSettings
+from tc.server.store import SqliteStore, Store
+from tc.server.supervisor import Instance, PluginGroup, Supervisor
+
+log = logging.getLogger("tc.controller")
+
+INTENT_SERVICE = intent_pb2.DESCRIPTOR.services_by_name["IntentService"].full_name
+LIFECYCLE_SERVICE = lifecycle_pb2.DESCRIPTOR.services_by_name["LifecycleService"].full_name
+SERVICES = [INTENT_SERVICE, LIFECYCLE_SERVICE]
+
+
+class Controller:
+    """Runner: `address = await start()`, then `await stop()`."""
+
+    def __init__(
+        self, settings: ControllerSettings, plugins: list[PluginConfig], store: Store | None = None
+    ) -> None:
+        self.settings = settings
+        self.store: Store = store or SqliteStore(
+            settings.store_path, synchronous=settings.store_synchronous
+        )
+        self.events = EventBus()
+        self.supervisor = Supervisor(
+            settings,
+            plugins,
+            on_usable=self._on_usable,
+            on_unusable=self._on_unusable,
+            on_event=self._on_supervisor_event,
+        )
+        self.reconciler = Reconciler(settings, self.store, self.supervisor, self.events)
+        self._server: Any = None
+        self._health: Any = None
+        self._draining = False
+        self._serving = False
+        self._start_time = time.time()
+        self._health_task: asyncio.Task[None] | None = None
+        self._health_dirty = asyncio.Event()
+        self.address = ""
+
+    # -- wiring ------------------------------------------------------------------------------
+
+    def _on_usable(self, group: PluginGroup, instance: Instance) -> None:
+        self.reconciler.on_usable(group, instance)
+        self._health_dirty.set()
+
+    def _on_unusable(self, group: PluginGroup, instance: Instance) -> None:
+        self.reconciler.on_unusable(group, instance)
+        self._health_dirty.set()
+
+    def _on_supervisor_event(self, kind: str, subject: str, message: str) -> None:
+        self.events.publish(kind, subject, message)
+        self._health_dirty.set()
+
+    def all_plugins_ready(self) -> bool:
+        return all(g.ready_instances() for g in self.supervisor.groups)
+
+    async def _follow_health(self) -> None:
+        while True:
+            await self._health_dirty.wait()
+            self._health_dirty.clear()
+            serving_now = self.all_plugins_ready() and not self._draining
+            if serving_now != self._serving:
+                self._serving = serving_now
+                await serving.set_all(
+                    self._health, SERVICES, serving.SERVING if serving_now else serving.NOT_SERVING
+                )
+                if serving_now:
+                    self.events.publish(
+                        "controller.ready", "controller", "every plugin kind is ready"
+                    )
+                else:
+                    self.events.publish(
+                        "controller.degraded", "controller", "a plugin kind has no ready instance"
+                    )
+                log.info("health: %s", "SERVING" if serving_now else "NOT_SERVING")
+
+    def controller_status(self) -> lifecycle_pb2.ControllerStatus:
+        if self._draining:
+            state = lifecycle_pb2.CONTROLLER_STATE_DRAINING
+        elif self._serving:
+            state = lifecycle_pb2.CONTROLLER_STATE_SERVING
+        elif any(i.restarts for g in self.supervisor.groups for i in g.instances):
+            state = lifecycle_pb2.CONTROLLER_STATE_DEGRADED
+        else:
+            state = lifecycle_pb2.CONTROLLER_STATE_STARTING
+        start = Timestamp()
+        start.FromNanoseconds(int(self._start_time * 1e9))
+        return lifecycle_pb2.ControllerStatus(
+            version=tc.__version__,
+            state=state,
+            start_time=start,
+            address=self.address,
+            intents=self.reconciler.intent_count,
+            queue_depth=len(self.reconciler.queue),
+            pending=self.reconciler.pending_count(),
+        )
+
+    # -- runner ---------------------------------------------------------------------------------
+
+    async def start(self) -> str:
+        self.settings.state_dir.mkdir(parents=True, exist_ok=True)
+        await self.store.open()
+        server = serving.new_server()
+        intent_pb2_grpc.add_IntentServiceServicer_to_server(
+            IntentService(self.store, accepting=lambda: not self._draining), server
+        )
+        lifecycle_pb2_grpc.add_LifecycleServiceServicer_to_server(
+            LifecycleService(self.supervisor, self.events, self.controller_status), server
+        )
+        self._health = serving.add_health_and_reflection(server, SERVICES)
+        await serving.set_all(self._health, SERVICES, serving.NOT_SERVING)
+        self.address = serving.bind(server, self.settings.grpc_address)
+        await server.start()
+        self._server = server
+        self._health_task = asyncio.create_task(self._follow_health(), name="health")
+        await self.reconciler.start()
+        await self.supervisor.start()
+        self._health_dirty.set()
+        log.info(
+            "controller serving on %s with %d plugin(s)", self.address, len(self.supervisor.groups)
+        )
+        return self.address
+
+    async def stop(self) -> None:
+        grace = self.settings.shutdown_grace_seconds
+        self._draining = True
+        log.info("draining: refusing new changes, finishing in-flight work")
+        if self._health is not None:
+            await self._health.enter_graceful_shutdown()
+        if self._server is not None:
+            await self._server.stop(grace)
+        await self.reconciler.stop(grace)
+        if self._health_task is not None:
+            self._health_task.cancel()
+            try:
+                await self._health_task
+            except asyncio.CancelledError:
+                pass
+        await self.supervisor.stop()
+        await self.store.close()
+        log.info("controller stopped")

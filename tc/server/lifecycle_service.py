@@ -1,0 +1,147 @@
+"""tc.v1.LifecycleService: the controller's status, plugin instances and events.
+
+GetStatus and RestartPluginInstance are served here; Heartbeat, ListMicroservices and
+Drain come with their own issues (heartbeat monitor, REST gateway) and answer UNIMPLEMENTED
+until then, which a client can tell apart from a failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from tc._proto.tc.v1 import lifecycle_pb2, lifecycle_pb2_grpc
+from tc.server.errors import RequestError, invalid, mapped
+from tc.server.events import EventBus
+from tc.server.supervisor import Instance, InstanceState, Supervisor
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+_STATES = {
+    InstanceState.STARTING: lifecycle_pb2.INSTANCE_STATE_STARTING,
+    InstanceState.SYNCING: lifecycle_pb2.INSTANCE_STATE_SYNCING,
+    InstanceState.READY: lifecycle_pb2.INSTANCE_STATE_READY,
+    InstanceState.NOT_SERVING: lifecycle_pb2.INSTANCE_STATE_NOT_SERVING,
+    InstanceState.BACKOFF: lifecycle_pb2.INSTANCE_STATE_BACKOFF,
+    InstanceState.STOPPED: lifecycle_pb2.INSTANCE_STATE_STOPPED,
+}
+
+
+def _timestamp(seconds: float) -> Timestamp:
+    ts = Timestamp()
+    if seconds:
+        ts.FromNanoseconds(int(seconds * 1e9))
+    return ts
+
+
+def instance_status(instance: Instance) -> lifecycle_pb2.PluginInstanceStatus:
+    return lifecycle_pb2.PluginInstanceStatus(
+        id=instance.id,
+        pid=instance.pid,
+        address=instance.address,
+        state=_STATES[instance.state],
+        restarts=instance.restarts,
+        last_error=instance.last_error,
+        crash_looping=instance.crash_looping,
+        start_time=_timestamp(instance.start_time),
+        last_sync_id=instance.last_sync_id,
+    )
+
+
+class LifecycleService(lifecycle_pb2_grpc.LifecycleServiceServicer):
+    def __init__(
+        self,
+        supervisor: Supervisor,
+        events: EventBus,
+        controller_status: Callable[[], lifecycle_pb2.ControllerStatus],
+    ) -> None:
+        self._supervisor = supervisor
+        self._events = events
+        self._controller_status = controller_status
+
+    @mapped
+    async def GetStatus(
+        self, request: lifecycle_pb2.GetStatusRequest, context: Context
+    ) -> lifecycle_pb2.GetStatusResponse:
+        plugins = []
+        for group in self._supervisor.groups:
+            info = group.info
+            plugins.append(
+                lifecycle_pb2.PluginKindStatus(
+                    name=group.name,
+                    kind=info.kind if info else "",
+                    intent_kinds=list(info.intent_kinds) if info else [],
+                    fanout_mode=info.fanout_mode if info else 0,  # type: ignore[arg-type]
+                    replicas=group.config.replicas,
+                    ready_replicas=len(group.ready_instances()),
+                    instances=[instance_status(i) for i in group.instances],
+                )
+            )
+        return lifecycle_pb2.GetStatusResponse(
+            controller=self._controller_status(),
+            plugins=plugins,
+            orchestrator=lifecycle_pb2.OrchestratorStatus(
+                state=lifecycle_pb2.REGISTRATION_STATE_DISABLED
+            ),
+        )
+
+    @mapped
+    async def RestartPluginInstance(
+        self, request: lifecycle_pb2.RestartPluginInstanceRequest, context: Context
+    ) -> lifecycle_pb2.RestartPluginInstanceResponse:
+        if not request.plugin:
+            raise invalid("plugin", "required")
+        if not request.instance:
+            raise invalid("instance", "required")
+        try:
+            instance = self._supervisor.restart(request.plugin, request.instance)
+        except KeyError as exc:
+            raise RequestError(grpc.StatusCode.NOT_FOUND, str(exc.args[0])) from None
+        return lifecycle_pb2.RestartPluginInstanceResponse(instance=instance_status(instance))
+
+    async def Heartbeat(
+        self, request: lifecycle_pb2.HeartbeatRequest, context: Context
+    ) -> lifecycle_pb2.HeartbeatResponse:
+        await context.abort(
+            grpc.StatusCode.UNIMPLEMENTED, "Heartbeat comes with the heartbeat monitor"
+        )
+        raise AssertionError("unreachable")
+
+    async def ListMicroservices(
+        self, request: lifecycle_pb2.ListMicroservicesRequest, context: Context
+    ) -> lifecycle_pb2.ListMicroservicesResponse:
+        await context.abort(
+            grpc.StatusCode.UNIMPLEMENTED, "ListMicroservices comes with the heartbeat monitor"
+        )
+        raise AssertionError("unreachable")
+
+    async def Drain(
+        self, request: lifecycle_pb2.DrainRequest, context: Context
+    ) -> lifecycle_pb2.DrainResponse:
+        await context.abort(
+            grpc.StatusCode.UNIMPLEMENTED, "Drain over the API is not there yet; send SIGTERM"
+        )
+        raise AssertionError("unreachable")
+
+    async def WatchEvents(
+        self, request: lifecycle_pb2.WatchEventsRequest, context: Context
+    ) -> AsyncIterator[lifecycle_pb2.WatchEventsResponse]:
+        wanted = set(request.types)
+        queue = self._events.subscribe()
+        try:
+            while True:
+                event = await queue.get()
+                if wanted and event.type not in wanted:
+                    continue
+                yield lifecycle_pb2.WatchEventsResponse(
+                    type=event.type,
+                    subject=event.subject,
+                    message=event.message,
+                    time=_timestamp(event.time),
+                    attributes=dict(event.attributes),
+                )
+        finally:
+            self._events.unsubscribe(queue)

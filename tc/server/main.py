@@ -1,0 +1,47 @@
+"""Process entry point of the controller: settings in, exit code out.
+
+`run_controller` is what `tcctl up` and `tcctl controller` call. It loads the plugin
+configs (a bad file stops start-up with one clear line), runs the Controller until SIGTERM
+or SIGINT, then drains and returns 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+from tc.server import logs
+from tc.server.app import Controller
+from tc.server.plugin_config import PluginConfigError, load_plugin_configs
+from tc.server.settings import ControllerSettings
+
+log = logging.getLogger("tc.controller")
+
+
+async def serve(settings: ControllerSettings, stop: asyncio.Event | None = None) -> None:
+    configs = load_plugin_configs(settings.plugins_dir)
+    controller = Controller(settings, configs)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await controller.start()
+    try:
+        await stop.wait()
+    finally:
+        await controller.stop()
+
+
+def run_controller(settings: ControllerSettings) -> int:
+    logs.configure(json_lines=settings.log_json, level=settings.log_level)
+    try:
+        asyncio.run(serve(settings))
+    except PluginConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
