@@ -225,9 +225,7 @@ async def test_apply_many_reports_per_op(store: SqliteStore) -> None:
 
 
 async def test_concurrent_applies_to_one_name_are_serialized(store: SqliteStore) -> None:
-    results = await asyncio.gather(
-        *(store.apply(op("web", f"v{i}".encode())) for i in range(50))
-    )
+    results = await asyncio.gather(*(store.apply(op("web", f"v{i}".encode())) for i in range(50)))
     outcomes = [outcome for _, outcome in results]
     assert outcomes.count(ApplyOutcome.CREATED) == 1
     assert outcomes.count(ApplyOutcome.CONFIGURED) == 49
@@ -293,35 +291,43 @@ async def test_subscribe_delivers_committed_changes_in_revision_order(
     await store.apply(op("before"))
     sub = store.subscribe()
     assert sub.start_revision == (await store.get("before")).revision
+    writers, per_writer = 8, 20
+    # Per name: ADDED, MODIFIED; every 4th also status, mark_deleting and DELETED.
+    expected = writers * (per_writer * 2 + (per_writer // 4) * 3)
 
-    async def writer(w: int) -> int:
-        writes = 0
-        for i in range(20):
+    async def consume() -> list[StoreEvent]:
+        events: list[StoreEvent] = []
+        async for event in sub:
+            events.append(event)
+            # Delivered after commit: another connection already sees this change (or a
+            # later drop of the same intent).
+            try:
+                current = await store.get(event.record.name)
+            except NotFound:
+                assert event.type is EventType.DELETED or event.record.name.endswith(
+                    ("-0", "-4", "-8", "-12", "-16")
+                )
+            else:
+                assert event.type is not EventType.DELETED
+                assert current.revision >= event.revision
+            if len(events) == expected:
+                return events
+        raise AssertionError("subscription ended early")
+
+    async def writer(w: int) -> None:
+        for i in range(per_writer):
             record, _ = await store.apply(op(f"w{w}-{i}", b"v1", labels={"w": str(w)}))
             await store.apply(op(f"w{w}-{i}", b"v2"))
             await store.apply(op(f"w{w}-{i}", b"v2"))  # unchanged: no event
-            writes += 2
             if i % 4 == 0:
                 await store.set_status([(record.name, record.uid, b"ok")])
                 await store.mark_deleting(record.name)
                 await store.drop(record.name, record.uid)
-                writes += 3
-        return writes
 
-    expected = sum(await asyncio.gather(*(writer(w) for w in range(8))))
-
-    events: list[StoreEvent] = []
-    async with asyncio.timeout(10):
-        async for event in sub:
-            events.append(event)
-            # Delivered after commit: another connection already sees this revision.
-            if event.type is EventType.DELETED:
-                with pytest.raises(NotFound):
-                    await store.get(event.record.name)
-            else:
-                assert (await store.get(event.record.name)).revision >= event.revision
-            if len(events) == expected:
-                break
+    async with asyncio.timeout(20):
+        consumer = asyncio.create_task(consume())
+        await asyncio.gather(*(writer(w) for w in range(writers)))
+        events = await consumer
     sub.close()
 
     revisions = [e.revision for e in events]
@@ -330,14 +336,14 @@ async def test_subscribe_delivers_committed_changes_in_revision_order(
     by_type = {t: sum(1 for e in events if e.type is t) for t in EventType}
     assert by_type == {EventType.ADDED: 160, EventType.MODIFIED: 160 + 80, EventType.DELETED: 40}
     # Each intent's events arrive in its own causal order.
-    first = [e.type for e in events if e.record.name == "w3-4"]
-    assert first == [
+    assert [e.type for e in events if e.record.name == "w3-4"] == [
         EventType.ADDED,
         EventType.MODIFIED,
         EventType.MODIFIED,
         EventType.MODIFIED,
         EventType.DELETED,
     ]
+    assert [e.record.status for e in events if e.record.name == "w3-4"][-3:] == [b"ok"] * 3
 
 
 async def test_stuck_subscriber_is_lost_and_never_blocks_writers(store: SqliteStore) -> None:
@@ -362,10 +368,14 @@ async def test_close_ends_subscriptions_and_refuses_calls(tmp_path: Path) -> Non
     s = SqliteStore(tmp_path / "intents.db")
     await s.open()
     sub = s.subscribe()
+
+    async def next_event() -> StoreEvent:
+        return await anext(sub)
+
+    # A reader already waiting is woken by the commit.
+    waiting = asyncio.create_task(next_event())
     await s.apply(op("a"))
-    waiting = asyncio.create_task(anext(sub))
-    first = await waiting
-    assert first.record.name == "a"
+    assert (await waiting).record.name == "a"
     await s.apply(op("b"))
     await s.close()
     # Events committed before close are still delivered, then the stream ends.
@@ -385,8 +395,8 @@ async def test_pending_writes_finish_on_close(tmp_path: Path) -> None:
     s = SqliteStore(tmp_path / "intents.db")
     await s.open()
     writes = [asyncio.create_task(s.apply(op(f"n{i}"))) for i in range(200)]
-    await asyncio.sleep(0)  # let the tasks enqueue before close begins
-    await s.close()
+    # Tasks start in creation order, so every apply is queued before close runs.
+    await asyncio.create_task(s.close())
     assert all(t.result()[1] is ApplyOutcome.CREATED for t in writes)
     reopened = SqliteStore(tmp_path / "intents.db")
     await reopened.open()
@@ -407,7 +417,8 @@ async def test_reopen_keeps_everything(tmp_path: Path) -> None:
     await s.mark_deleting("zz-gone")
     assert await s.drop("zz-gone", gone.uid)
     before = await s.list_all()
-    last_revision = 7
+    last_revision = s.subscribe().start_revision
+    assert last_revision == 8  # the drop was the last change and has no row left
     await s.close()
 
     s2 = SqliteStore(path, synchronous="NORMAL")
@@ -485,21 +496,19 @@ async def test_kill_9_loses_no_returned_apply(tmp_path: Path, synchronous: str) 
         async with asyncio.timeout(60):
             while len(printed) < 2000:
                 line = await proc.stdout.readline()
-                assert line, "child exited before the burst"
+                assert line.endswith(b"\n"), "child exited before the burst"
                 printed.append(line.decode().strip())
             # The child never stops applying, so this lands mid-burst.
             proc.send_signal(signal.SIGKILL)
             # Names already in the pipe were printed after their apply returned: they count.
-            rest = await proc.stdout.read()
+            while line := await proc.stdout.readline():
+                if line.endswith(b"\n"):  # a line cut short is not a whole name
+                    printed.append(line.decode().strip())
             assert await proc.wait() == -signal.SIGKILL
     finally:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
-    printed += rest.decode().split()
-    # A line cut by the kill is not a complete name; drop it.
-    if printed and not rest.endswith(b"\n") and rest:
-        printed.pop()
 
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
@@ -512,3 +521,18 @@ async def test_kill_9_loses_no_returned_apply(tmp_path: Path, synchronous: str) 
     missing = set(printed) - stored
     assert not missing, f"{len(missing)} returned applies lost, e.g. {sorted(missing)[:5]}"
     assert len(stored) >= len(printed)
+
+
+async def test_closing_a_subscription_wakes_its_reader(store: SqliteStore) -> None:
+    sub = store.subscribe()
+
+    async def drain() -> list[StoreEvent]:
+        return [event async for event in sub]
+
+    reader = asyncio.create_task(drain())
+    await store.apply(op("a"))
+    # The reader was woken with "a" before the apply's caller, so it is waiting again now.
+    sub.close()
+    async with asyncio.timeout(5):
+        events = await reader
+    assert [e.record.name for e in events] == ["a"]

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from tc.server.store.base import (
     DEFAULT_SUBSCRIBER_QUEUE,
@@ -39,6 +39,7 @@ from tc.server.store.base import (
     IntentRecord,
     KindChanged,
     NotFound,
+    Store,
     StoreClosed,
     StoreError,
     StoreEvent,
@@ -188,7 +189,9 @@ class SqliteStore:
         try:
             revision = await asyncio.wrap_future(ready)
         except BaseException:
+            # Also covers a cancelled open whose writer went on to start: stop it.
             self._closed = True
+            self._queue.put(None)
             await asyncio.to_thread(self._writer.join)
             raise
         self._hub = EventHub(revision)
@@ -215,8 +218,10 @@ class SqliteStore:
             self._reader_conns.clear()
 
     def _check_open(self) -> asyncio.AbstractEventLoop:
-        if self._closed or self._loop is None:
+        if self._closed:
             raise StoreClosed()
+        if self._loop is None:
+            raise StoreClosed("store is not open yet")
         return self._loop
 
     # -- connections -----------------------------------------------------------------
@@ -622,3 +627,10 @@ def _set_status(txn: _Txn, updates: Sequence[tuple[str, str, bytes]]) -> int:
         updated = dataclasses.replace(current, status=status, revision=revision)
         txn.events.append(StoreEvent(EventType.MODIFIED, updated, revision))
     return matched
+
+
+if TYPE_CHECKING:
+
+    def _conforms(store: SqliteStore) -> Store:
+        # Type checking fails here if SqliteStore drifts from the Store contract.
+        return store
