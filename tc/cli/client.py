@@ -22,9 +22,12 @@ SERVER_ENV = "TC_SERVER"
 RequestT = TypeVar("RequestT", bound=Message)
 ResponseT = TypeVar("ResponseT", bound=Message)
 
-# How long to wait, after an UNAVAILABLE, for the channel to show it did connect: tells a
-# controller answering UNAVAILABLE (a plugin is down) from one that cannot be reached.
-_READY_GRACE_SECONDS = 0.2
+# The controller sends messages up to 32 MiB (tc.serving); gRPC's 4 MiB default would turn
+# a page of large intents into RESOURCE_EXHAUSTED.
+_MAX_RECEIVE_BYTES = 32 * 1024 * 1024
+
+# Upper bound on learning the channel's state after a failed call; gRPC reports it at once.
+_STATE_WAIT_SECONDS = 1.0
 
 _PHRASES = {
     grpc.StatusCode.ALREADY_EXISTS: "already exists",
@@ -45,7 +48,9 @@ _PHRASES = {
 
 def make_channel(address: str) -> grpc.Channel:
     """The one place a channel to the controller is made."""
-    return grpc.insecure_channel(address)
+    return grpc.insecure_channel(
+        address, options=[("grpc.max_receive_message_length", _MAX_RECEIVE_BYTES)]
+    )
 
 
 class ControllerClient:
@@ -55,9 +60,6 @@ class ControllerClient:
         self.address = address
         self.timeout = timeout
         self._channel = make_channel(address)
-        self._ready = threading.Event()
-        self._failed = threading.Event()
-        self._channel.subscribe(self._on_connectivity, try_to_connect=False)
         self.intents = intent_pb2_grpc.IntentServiceStub(self._channel)
         self.lifecycle = lifecycle_pb2_grpc.LifecycleServiceStub(self._channel)
 
@@ -73,7 +75,6 @@ class ControllerClient:
         self.close()
 
     def close(self) -> None:
-        self._channel.unsubscribe(self._on_connectivity)
         self._channel.close()
 
     def call(
@@ -117,16 +118,23 @@ class ControllerClient:
         return CliError(message, code=code)
 
     def _connected(self) -> bool:
-        if self._ready.is_set():
-            return True
-        if self._failed.is_set():
-            return False
-        # The connectivity callback runs on gRPC's thread and may trail the call's result.
-        return self._ready.wait(_READY_GRACE_SECONDS)
+        """Whether the channel holds a connection, asked after a call failed.
 
-    def _on_connectivity(self, state: grpc.ChannelConnectivity) -> None:
-        if state == grpc.ChannelConnectivity.READY:
-            self._ready.set()
-        elif state == grpc.ChannelConnectivity.TRANSIENT_FAILURE and not self._ready.is_set():
-            self._failed.set()
+        Tells a controller that answered UNAVAILABLE itself (draining, store down) from one
+        that could not be reached: only the former leaves the channel READY. Asked only on
+        failure because a subscription makes close() wait for gRPC's polling thread.
+        """
+        states: list[grpc.ChannelConnectivity] = []
+        known = threading.Event()
 
+        def record(state: grpc.ChannelConnectivity) -> None:
+            if not states:
+                states.append(state)
+                known.set()
+
+        self._channel.subscribe(record, try_to_connect=False)
+        try:
+            known.wait(_STATE_WAIT_SECONDS)
+        finally:
+            self._channel.unsubscribe(record)
+        return states == [grpc.ChannelConnectivity.READY]

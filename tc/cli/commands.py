@@ -11,6 +11,8 @@ import argparse
 import sys
 import time
 
+import grpc
+
 from tc._proto.tc.v1 import intent_pb2, lifecycle_pb2
 from tc.cli import enums, output
 from tc.cli.client import ControllerClient
@@ -18,8 +20,6 @@ from tc.cli.documents import STDIN, DocumentErrors, load_documents
 from tc.cli.errors import EXIT_OK, EXIT_REQUEST, EXIT_UNREACHABLE, EXIT_USAGE, CliError
 
 _APPLY_RESULT = intent_pb2.ApplyResult.DESCRIPTOR
-# Fewer round trips than the server's default page of 100, still a modest message size.
-_PAGE_SIZE = 500
 _WAIT_FIRST_POLL_SECONDS = 0.1
 _WAIT_MAX_POLL_SECONDS = 1.0
 
@@ -116,9 +116,8 @@ def list_intents(client: ControllerClient, selector: str) -> list[intent_pb2.Int
     while True:
         response = client.call(
             client.intents.ListIntents,
-            intent_pb2.ListIntentsRequest(
-                page_size=_PAGE_SIZE, page_token=token, label_selector=selector
-            ),
+            # page_size 0: the server's default page, sized to its message limits.
+            intent_pb2.ListIntentsRequest(page_token=token, label_selector=selector),
             "list intents",
         )
         intents.extend(response.intents)
@@ -185,7 +184,7 @@ def _wait_gone(client: ControllerClient, name: str, deadline: float, budget: flo
                 client.intents.GetIntent, intent_pb2.GetIntentRequest(name=name), subject
             )
         except CliError as error:
-            if error.code is not None and error.code.name == "NOT_FOUND":
+            if error.code == grpc.StatusCode.NOT_FOUND:
                 return True
             raise
         remaining = deadline - time.monotonic()

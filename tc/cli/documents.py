@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import yaml
 from google.protobuf import json_format
@@ -24,6 +24,10 @@ from tc.cli import enums
 
 STDIN = "-"
 STDIN_NAME = "<stdin>"
+
+# The stubs type DESCRIPTOR as a union of the pure-Python and upb classes; at run time it
+# is whichever backend is loaded, and both have the same interface.
+_INTENT = cast(Descriptor, intent_pb2.Intent.DESCRIPTOR)
 
 # Keys a kubectl-style List may carry beside `items`; anything else is likely a mistake.
 _LIST_KEYS = frozenset({"items", "kind", "apiVersion", "metadata"})
@@ -45,10 +49,14 @@ _IntentLoader.yaml_implicit_resolvers = {
 
 
 class DocumentError(Exception):
-    """One document (or whole file) that cannot become an Intent; says where and why."""
+    """One document (or whole file) that cannot become an Intent; says where and why.
+
+    `location` is empty while the problem is found inside one document (to_intent); the
+    caller that knows the file and document index re-raises it with the location.
+    """
 
     def __init__(self, location: str, problem: str) -> None:
-        super().__init__(f"{location}: {problem}")
+        super().__init__(f"{location}: {problem}" if location else problem)
         self.location = location
         self.problem = problem
 
@@ -79,12 +87,22 @@ def load_documents(paths: Sequence[str], stdin: TextIO) -> list[Document]:
         except DocumentError as error:
             errors.append(error)
             continue
-        file_documents, file_errors = parse_text(text, name, json_only=path.endswith(".json"))
+        file_documents, file_errors = parse_text(text, name, syntax=syntax_of(path))
         documents.extend(file_documents)
         errors.extend(file_errors)
     if errors:
         raise DocumentErrors(errors)
     return documents
+
+
+def syntax_of(path: str) -> str | None:
+    """`json` or `yaml` by file extension; None (stdin, other names) means look at the text."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".json":
+        return "json"
+    if suffix in (".yaml", ".yml"):
+        return "yaml"
+    return None
 
 
 def read_source(path: str, stdin: TextIO) -> tuple[str, str]:
@@ -104,13 +122,16 @@ def read_source(path: str, stdin: TextIO) -> tuple[str, str]:
 
 
 def parse_text(
-    text: str, source: str, *, json_only: bool = False
+    text: str, source: str, *, syntax: str | None = None
 ) -> tuple[list[Document], list[DocumentError]]:
-    """The intents in one file's text, and the problems of the documents that are not."""
+    """The intents in one file's text, and the problems of the documents that are not.
+
+    `syntax` is `json`, `yaml`, or None to take text starting with `{` or `[` for JSON.
+    """
     documents: list[Document] = []
     errors: list[DocumentError] = []
     try:
-        raw = list(_raw_documents(text, source, json_only=json_only))
+        raw = list(_raw_documents(text, source, syntax=syntax))
     except DocumentError as error:
         return [], [error]
     for location, value in raw:
@@ -129,7 +150,7 @@ def to_intent(value: object) -> intent_pb2.Intent:
     """An Intent from one protojson document, after expanding short enum names."""
     if not isinstance(value, Mapping):
         raise DocumentError("", f"expected an intent (a mapping), got {_type_name(value)}")
-    normalized = normalize_enums(value, intent_pb2.Intent.DESCRIPTOR)
+    normalized = normalize_enums(value, _INTENT)
     intent = intent_pb2.Intent()
     try:
         json_format.ParseDict(normalized, intent)
@@ -150,9 +171,9 @@ def normalize_enums(
     that are not fields are left for ParseDict to report with its list of valid fields.
     """
     fields: dict[str, FieldDescriptor] = {}
-    for field in descriptor.fields:
-        fields[field.name] = field
-        fields[field.json_name] = field
+    for each in descriptor.fields:
+        fields[each.name] = each
+        fields[each.json_name] = each
     normalized: dict[Any, Any] = {}
     for key, value in data.items():
         field = fields.get(key) if isinstance(key, str) else None
@@ -181,11 +202,17 @@ def _normalize_value(field: FieldDescriptor, value: Any, path: str) -> Any:
         name = enums.full_name(enum, value)
         if name is None:
             allowed = ", ".join(enums.short_names(enum))
-            raise DocumentError("", f"invalid {field.name} {value!r} at {path}: expected one of {allowed}")
+            raise DocumentError(
+                "", f"invalid {field.name} {value!r} at {path}: expected one of {allowed}"
+            )
         return name
     message = field.message_type
-    if message is not None and isinstance(value, Mapping) and not _is_well_known(message.full_name):
-        return normalize_enums(value, message, path)
+    if message is not None and not _is_well_known(message.full_name):
+        if isinstance(value, Mapping):
+            return normalize_enums(value, message, path)
+        # ParseDict would iterate a string's characters as field names: a baffling error.
+        if value is not None:
+            raise DocumentError("", f"{path}: expected a mapping, got {_type_name(value)}")
     return value
 
 
@@ -194,17 +221,17 @@ def _is_well_known(full_name: str) -> bool:
     return full_name.startswith("google.protobuf.")
 
 
-def _raw_documents(text: str, source: str, *, json_only: bool) -> Iterator[tuple[str, Any]]:
+def _raw_documents(text: str, source: str, *, syntax: str | None) -> Iterator[tuple[str, Any]]:
     """(location, value) of each top-level document, before `items` and arrays are expanded."""
     json_error: DocumentError | None = None
-    if json_only or text.lstrip().startswith(("{", "[")):
+    if syntax == "json" or (syntax is None and text.lstrip().startswith(("{", "["))):
         try:
             value = json.loads(text)
         except json.JSONDecodeError as error:
             json_error = DocumentError(
                 source, f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}"
             )
-            if json_only:
+            if syntax == "json":
                 raise json_error from None
         else:
             if isinstance(value, list):
@@ -292,4 +319,6 @@ def _type_name(value: object) -> str:
         return "a string"
     if isinstance(value, list):
         return "a list"
+    if isinstance(value, Mapping):
+        return "a mapping"
     return type(value).__name__

@@ -41,7 +41,7 @@ def message_to_dict(message: Message) -> dict[str, Any]:
     """protojson as the REST gateway speaks it: proto field names, defaults included."""
     return json_format.MessageToDict(
         message,
-        preserving_proto_field_names=True,
+        preserving_proto_field_name=True,
         always_print_fields_with_no_presence=True,
     )
 

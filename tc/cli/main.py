@@ -1,0 +1,201 @@
+"""`tcctl`'s entry point: the argparse wiring, and the one place errors become exit codes.
+
+Handlers live in tc.cli.commands (client commands) and tc.cli.serve (running the
+controller); main() turns their CliError into a single `error: ...` line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from tc import __version__
+from tc.cli import commands, output, serve
+from tc.cli.client import DEFAULT_SERVER, SERVER_ENV
+from tc.cli.errors import EXIT_INTERRUPTED, EXIT_REQUEST, EXIT_USAGE, CliError
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_DEFAULT_TIMEOUT_SECONDS = 10.0
+_DEFAULT_WAIT_TIMEOUT_SECONDS = 60.0
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds: {text!r}")
+    return value
+
+
+def _client_options(environ: Mapping[str, str]) -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "--server",
+        default=environ.get(SERVER_ENV) or DEFAULT_SERVER,
+        metavar="HOST:PORT",
+        help=f"controller gRPC address (default: ${SERVER_ENV} or {DEFAULT_SERVER})",
+    )
+    parent.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        default=_DEFAULT_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help=f"deadline of each request (default: {_DEFAULT_TIMEOUT_SECONDS:g})",
+    )
+    return parent
+
+
+def _output_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-o",
+        "--output",
+        choices=output.FORMATS,
+        default="table",
+        help="output format (default: table)",
+    )
+
+
+def _controller_options(*, plugins_dir_required: bool) -> argparse.ArgumentParser:
+    # Defaults are None so ControllerSettings' own defaults apply; the help repeats them.
+    parent = argparse.ArgumentParser(add_help=False)
+    if plugins_dir_required:
+        parent.add_argument(
+            "--config",
+            "--plugins-dir",
+            dest="plugins_dir",
+            type=Path,
+            required=True,
+            metavar="DIR",
+            help="directory of plugin configs",
+        )
+    else:
+        parent.add_argument(
+            "--plugins-dir",
+            type=Path,
+            metavar="DIR",
+            help="directory of plugin configs (default: config/plugins.d)",
+        )
+    parent.add_argument(
+        "--state-dir", type=Path, metavar="DIR", help="durable state (default: ./var)"
+    )
+    parent.add_argument(
+        "--grpc-address",
+        metavar="HOST:PORT",
+        help=f"address the controller serves gRPC on (default: {DEFAULT_SERVER})",
+    )
+    parent.add_argument(
+        "--log-json", action="store_true", default=None, help="log one JSON object per line"
+    )
+    parent.add_argument(
+        "--log-level", type=str.upper, choices=_LOG_LEVELS, help="log level (default: INFO)"
+    )
+    return parent
+
+
+def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
+    """The whole command line; `environ` supplies defaults such as TC_SERVER."""
+    parser = argparse.ArgumentParser(
+        prog="tcctl", description="Run and talk to the traffic-controller."
+    )
+    parser.add_argument("--version", action="version", version=f"tcctl {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    client = _client_options(environ)
+
+    up = sub.add_parser(
+        "up",
+        parents=[_controller_options(plugins_dir_required=False)],
+        help="run the controller and its plugins in the foreground on the defaults",
+    )
+    up.set_defaults(handler=serve.run)
+
+    controller = sub.add_parser(
+        "controller",
+        parents=[_controller_options(plugins_dir_required=True)],
+        help="run the controller with the plugin configs in DIR",
+    )
+    controller.set_defaults(handler=serve.run)
+
+    apply = sub.add_parser("apply", parents=[client], help="create or update intents")
+    apply.add_argument(
+        "-f",
+        "--filename",
+        action="append",
+        required=True,
+        metavar="FILE",
+        help="YAML or JSON intents; - reads stdin; may be repeated",
+    )
+    apply.set_defaults(handler=commands.apply)
+
+    get = sub.add_parser("get", parents=[client], help="show intents")
+    get.add_argument("resource", choices=("intents", "intent"))
+    get.add_argument("names", nargs="*", metavar="NAME", help="only these intents")
+    _output_option(get)
+    get.add_argument(
+        "-l",
+        "--selector",
+        metavar="KEY=VALUE,...",
+        help="only intents with all these labels",
+    )
+    get.set_defaults(handler=commands.get)
+
+    delete = sub.add_parser("delete", parents=[client], help="delete intents")
+    delete.add_argument("resource", choices=("intent", "intents"))
+    delete.add_argument("names", nargs="+", metavar="NAME")
+    delete.add_argument(
+        "--wait", action="store_true", help="wait until every plugin has removed the intent"
+    )
+    delete.add_argument(
+        "--wait-timeout",
+        type=_positive_seconds,
+        default=_DEFAULT_WAIT_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help=f"give up waiting after this long (default: {_DEFAULT_WAIT_TIMEOUT_SECONDS:g})",
+    )
+    delete.set_defaults(handler=commands.delete)
+
+    status = sub.add_parser(
+        "status", parents=[client], help="show the controller and its plugin instances"
+    )
+    _output_option(status)
+    status.set_defaults(handler=commands.status)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run tcctl; returns the exit code (the console script passes it to sys.exit)."""
+    parser = build_parser(os.environ)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        # argparse has printed usage or help; keep main() returning like every other path.
+        return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except CliError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_REQUEST
+
+
+def _silence_stdout() -> None:
+    # The reader went away (`tcctl get intents | head`); point stdout at /dev/null so the
+    # interpreter's final flush does not print a second error.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
