@@ -138,6 +138,7 @@ class Controller:
         self.address = serving.bind(server, self.settings.grpc_address)
         await server.start()
         self._server = server
+        self._write_address_file()
         self._health_task = asyncio.create_task(self._follow_health(), name="health")
         await self.reconciler.start()
         await self.supervisor.start()
@@ -146,6 +147,13 @@ class Controller:
             "controller serving on %s with %d plugin(s)", self.address, len(self.supervisor.groups)
         )
         return self.address
+
+    def _write_address_file(self) -> None:
+        """Publishes the bound address (port 0 becomes real) for tcctl and for tests."""
+        path = self.settings.state_dir / "controller.address"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(self.address + "\n", encoding="utf-8")
+        tmp.replace(path)
 
     async def stop(self) -> None:
         grace = self.settings.shutdown_grace_seconds

@@ -63,9 +63,12 @@ def decode_page_token(token: str) -> str:
     if not token:
         return ""
     try:
-        return base64.urlsafe_b64decode(token.encode()).decode()
+        name = base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise invalid("page_token", "is not a token from a previous response") from None
+    if not name:
+        raise invalid("page_token", "is not a token from a previous response")
+    return name
 
 
 class IntentService(intent_pb2_grpc.IntentServiceServicer):

@@ -27,7 +27,14 @@ from tc._proto.tc.v1 import intent_pb2, plugin_pb2
 from tc.server import records, status
 from tc.server.events import EventBus
 from tc.server.settings import ControllerSettings
-from tc.server.store import EventType, IntentRecord, Store, StoreError, SubscriberLost
+from tc.server.store import (
+    EventType,
+    IntentRecord,
+    Store,
+    StoreError,
+    SubscriberLost,
+    Subscription,
+)
 from tc.server.supervisor import Instance, InstanceState, PluginGroup, Supervisor
 from tc.server.workqueue import WorkQueue
 
@@ -127,11 +134,11 @@ class Reconciler:
         self._mirrored.set()
         log.info("mirrored %d intents from the store (revision %d)", len(listed), start_revision)
 
-    async def _follow(self, subscription: object) -> None:
+    async def _follow(self, subscription: Subscription) -> None:
         sub = subscription
         while True:
             try:
-                async for event in sub:  # type: ignore[attr-defined]
+                async for event in sub:
                     self._on_store_event(event.type, event.record)
                 return
             except SubscriberLost:

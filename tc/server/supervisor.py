@@ -254,11 +254,19 @@ class Supervisor:
         instance.process = process
         instance.pid = process.pid
         instance.start_time = time.time()
-        readers = [asyncio.create_task(self._drain_stderr(instance, process))]
+        stderr_reader = asyncio.create_task(self._drain_stderr(instance, process))
+        readers = [stderr_reader]
         try:
-            address = await asyncio.wait_for(
-                self._read_handshake(process), self._settings.plugin_start_timeout_seconds
-            )
+            try:
+                address = await asyncio.wait_for(
+                    self._read_handshake(process), self._settings.plugin_start_timeout_seconds
+                )
+            except RuntimeError as exc:
+                # The plugin died before its handshake: its last words say why.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(stderr_reader), 2.0)
+                tail = " | ".join(list(instance.stderr_tail)[-3:])
+                raise RuntimeError(f"{exc}: {tail}" if tail else str(exc)) from None
             readers.append(asyncio.create_task(self._drain_stdout(instance, process)))
             instance.address = address
             instance.channel = grpc.aio.insecure_channel(address, options=serving.CHANNEL_OPTIONS)
