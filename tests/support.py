@@ -19,7 +19,9 @@ from tc._proto.tc.v1 import intent_pb2
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def service_intent(name: str, *, port: int = 8080, labels: dict[str, str] | None = None) -> intent_pb2.Intent:
+def service_intent(
+    name: str, *, port: int = 8080, labels: dict[str, str] | None = None
+) -> intent_pb2.Intent:
     return intent_pb2.Intent(
         name=name,
         labels=labels or {},
@@ -93,7 +95,9 @@ def ready(intent: intent_pb2.Intent) -> bool:
 class ControllerProcess:
     """The controller as a real child process (`tcctl controller`), killable with -9."""
 
-    def __init__(self, state_dir: Path, plugins_dir: Path, *, extra: list[str] | None = None) -> None:
+    def __init__(
+        self, state_dir: Path, plugins_dir: Path, *, extra: list[str] | None = None
+    ) -> None:
         self.state_dir = state_dir
         self.plugins_dir = plugins_dir
         self.extra = extra or []
@@ -110,10 +114,16 @@ class ControllerProcess:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [
-                sys.executable, "-m", "tc.cli.main", "controller",
-                "--config", str(self.plugins_dir),
-                "--state-dir", str(self.state_dir),
-                "--grpc-address", "127.0.0.1:0",
+                sys.executable,
+                "-m",
+                "tc.cli.main",
+                "controller",
+                "--config",
+                str(self.plugins_dir),
+                "--state-dir",
+                str(self.state_dir),
+                "--grpc-address",
+                "127.0.0.1:0",
                 *self.extra,
             ],
             cwd=ROOT,

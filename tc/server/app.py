@@ -10,6 +10,7 @@ calls and reconcile batches finish, stop plugins, close the store.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -166,10 +167,8 @@ class Controller:
         await self.reconciler.stop(grace)
         if self._health_task is not None:
             self._health_task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._health_task
-            except asyncio.CancelledError:
-                pass
         await self.supervisor.stop()
         await self.store.close()
         log.info("controller stopped")

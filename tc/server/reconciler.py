@@ -107,8 +107,7 @@ class Reconciler:
 
     async def drained(self) -> None:
         """Completes when nothing is queued or being processed."""
-        while not self.queue.idle():
-            await asyncio.sleep(0.02)
+        await self.queue.wait_idle()
 
     @property
     def intent_count(self) -> int:
@@ -490,14 +489,14 @@ class Reconciler:
             await self._call(instance, [records.for_plugin(r) for r in dropped], [], remove=True)
         for name, record in self._records.items():
             before = snapshot.get(name)
-            if (
+            changed = (
                 before is None
                 or before.generation != record.generation
                 or before.deleting != record.deleting
                 or before.uid != record.uid
-            ):
-                if self._handles(group, record):
-                    self.queue.add(name)
+            )
+            if changed and self._handles(group, record):
+                self.queue.add(name)
         await self._write_statuses(live)
 
     async def _periodic_resync(self) -> None:

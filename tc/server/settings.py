@@ -16,7 +16,7 @@ class ControllerSettings(BaseModel):
     state_dir: Path = Path("./var")
     plugins_dir: Path = Path("config/plugins.d")
     # Reconciler
-    workers: int = Field(default=4, ge=1, le=64)
+    workers: int = Field(default=2, ge=1, le=64)
     batch_size: int = Field(default=256, ge=1, le=10_000)
     retry_base_seconds: float = Field(default=0.1, gt=0)
     retry_max_seconds: float = Field(default=30.0, gt=0)

@@ -9,6 +9,7 @@ after an exponential backoff with jitter.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import random
 from collections import deque
@@ -36,6 +37,7 @@ class WorkQueue:
         self._clock = clock or (lambda: asyncio.get_running_loop().time())
         self._rng = rng or random.Random()
         self._wakeup = asyncio.Event()
+        self._finished = asyncio.Event()
         self._closed = False
 
     def __len__(self) -> int:
@@ -86,6 +88,7 @@ class WorkQueue:
 
     def done(self, key: str) -> None:
         self._processing.discard(key)
+        self._finished.set()
         if key in self._dirty:
             self._dirty.discard(key)
             self.add(key)
@@ -113,14 +116,18 @@ class WorkQueue:
             if self._closed:
                 return []
             self._wakeup.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=wait)
-            except TimeoutError:
-                pass
 
     def close(self) -> None:
         self._closed = True
         self._wakeup.set()
+
+    async def wait_idle(self) -> None:
+        """Completes once nothing is waiting, delayed or being processed."""
+        while not self.idle():
+            self._finished.clear()
+            await self._finished.wait()
 
     def idle(self) -> bool:
         """Nothing waiting, delayed or being processed."""

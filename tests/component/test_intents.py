@@ -36,8 +36,12 @@ async def test_apply_reaches_every_instance_and_becomes_ready(running: Running) 
 
 
 async def test_reapply_is_unchanged_and_spec_change_bumps_generation(running: Running) -> None:
-    first = await running.intents.ApplyIntent(intent_pb2.ApplyIntentRequest(intent=service_intent("a")))
-    again = await running.intents.ApplyIntent(intent_pb2.ApplyIntentRequest(intent=service_intent("a")))
+    first = await running.intents.ApplyIntent(
+        intent_pb2.ApplyIntentRequest(intent=service_intent("a"))
+    )
+    again = await running.intents.ApplyIntent(
+        intent_pb2.ApplyIntentRequest(intent=service_intent("a"))
+    )
     assert again.result == intent_pb2.APPLY_RESULT_UNCHANGED
     assert again.intent.generation == first.intent.generation == 1
     changed = await running.intents.ApplyIntent(
@@ -62,7 +66,9 @@ async def test_expected_generation_guards_updates(running: Running) -> None:
     await running.intents.ApplyIntent(intent_pb2.ApplyIntentRequest(intent=service_intent("g")))
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await running.intents.ApplyIntent(
-            intent_pb2.ApplyIntentRequest(intent=service_intent("g", port=81), expected_generation=7)
+            intent_pb2.ApplyIntentRequest(
+                intent=service_intent("g", port=81), expected_generation=7
+            )
         )
     assert info.value.code() == grpc.StatusCode.ABORTED
     assert (await get(running, "g")).generation == 1
@@ -151,7 +157,9 @@ async def test_list_pages_and_filters(running: Running) -> None:
         if not token:
             break
     assert names == [f"svc-{i:02d}" for i in range(25)]
-    gold = await running.intents.ListIntents(intent_pb2.ListIntentsRequest(label_selector="tier=gold"))
+    gold = await running.intents.ListIntents(
+        intent_pb2.ListIntentsRequest(label_selector="tier=gold")
+    )
     assert [i.name for i in gold.intents] == [f"svc-{i:02d}" for i in range(0, 25, 5)]
     for request, field in [
         (intent_pb2.ListIntentsRequest(page_size=5000), "page_size"),

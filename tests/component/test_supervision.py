@@ -29,7 +29,12 @@ async def test_status_shows_every_instance(running: Running) -> None:
     status = await running.lifecycle.GetStatus(lifecycle_pb2.GetStatusRequest())
     assert status.controller.state == lifecycle_pb2.CONTROLLER_STATE_SERVING
     (plugin,) = status.plugins
-    assert (plugin.name, plugin.kind, plugin.replicas, plugin.ready_replicas) == ("recorder", "recorder", 2, 2)
+    assert (plugin.name, plugin.kind, plugin.replicas, plugin.ready_replicas) == (
+        "recorder",
+        "recorder",
+        2,
+        2,
+    )
     assert plugin.fanout_mode == plugin_pb2.FANOUT_MODE_BROADCAST
     assert [i.id for i in plugin.instances] == ["recorder-0", "recorder-1"]
     for instance in plugin.instances:
@@ -44,7 +49,9 @@ async def test_status_shows_every_instance(running: Running) -> None:
 
 async def test_killed_instance_is_restarted_and_resynced(running: Running) -> None:
     for i in range(20):
-        await running.intents.ApplyIntent(intent_pb2.ApplyIntentRequest(intent=service_intent(f"s{i}")))
+        await running.intents.ApplyIntent(
+            intent_pb2.ApplyIntentRequest(intent=service_intent(f"s{i}"))
+        )
     desired = sorted((f"s{i}", 1) for i in range(20))
     await wait_until(lambda: _all_held(running, desired), what="both instances hold everything")
     before = (await instance_states(running))["recorder-1"]
@@ -90,6 +97,7 @@ async def test_crashing_plugin_is_reported_and_controller_not_serving(tmp_path: 
     write_plugin(tmp_path / "plugins.d", "broken", fanout="sideways")
     r = await start_controller(tmp_path, restart_base_seconds=0.01, crash_loop_restarts=3)
     try:
+
         async def looping() -> bool:
             states = await instance_states(r)
             return all(s.crash_looping for s in states.values())
@@ -101,7 +109,9 @@ async def test_crashing_plugin_is_reported_and_controller_not_serving(tmp_path: 
         answer = await health.Check(health_pb2.HealthCheckRequest(service=""))
         assert answer.status == health_pb2.HealthCheckResponse.NOT_SERVING
         # Intents are still accepted and stored while plugins are down: nothing is lost.
-        response = await r.intents.ApplyIntent(intent_pb2.ApplyIntentRequest(intent=service_intent("q")))
+        response = await r.intents.ApplyIntent(
+            intent_pb2.ApplyIntentRequest(intent=service_intent("q"))
+        )
         assert response.result == intent_pb2.APPLY_RESULT_CREATED
         assert not ready(response.intent)
     finally:

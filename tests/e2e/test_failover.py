@@ -1,4 +1,5 @@
-"""Real processes: a killed plugin instance comes back resynced; a killed controller loses nothing."""
+"""Real processes: a killed plugin instance comes back resynced; a killed controller loses
+nothing it acknowledged."""
 
 from __future__ import annotations
 
@@ -41,7 +42,9 @@ async def all_ready(intents: intent_pb2_grpc.IntentServiceAsyncStub, count: int)
     return len(listed) == count and all(ready(i) for i in listed)
 
 
-async def instances(lifecycle: lifecycle_pb2_grpc.LifecycleServiceAsyncStub) -> dict[str, lifecycle_pb2.PluginInstanceStatus]:
+async def instances(
+    lifecycle: lifecycle_pb2_grpc.LifecycleServiceAsyncStub,
+) -> dict[str, lifecycle_pb2.PluginInstanceStatus]:
     status = await lifecycle.GetStatus(lifecycle_pb2.GetStatusRequest())
     return {i.id: i for p in status.plugins for i in p.instances}
 
@@ -56,7 +59,9 @@ async def test_killed_plugin_instance_is_back_and_resynced_within_3s(
     lifecycle = lifecycle_pb2_grpc.LifecycleServiceStub(channel)
     await asyncio.gather(
         *(
-            intents.ApplyIntent(intent_pb2.ApplyIntentRequest(intent=service_intent(f"svc-{i:03d}")))
+            intents.ApplyIntent(
+                intent_pb2.ApplyIntentRequest(intent=service_intent(f"svc-{i:03d}"))
+            )
             for i in range(200)
         )
     )
@@ -80,7 +85,9 @@ async def test_killed_plugin_instance_is_back_and_resynced_within_3s(
         held = [(i.name, i.generation) for i in state.intents]
         return held == desired
 
-    took = await wait_until(back_and_resynced, timeout=3.0, interval=0.05, what="recorder-1 resynced")
+    took = await wait_until(
+        back_and_resynced, timeout=3.0, interval=0.05, what="recorder-1 resynced"
+    )
     print(f"instance back and resynced in {took:.2f}s")
     assert held == desired
     await wait_until(lambda: all_ready(intents, 200), timeout=10, what="every intent Ready")

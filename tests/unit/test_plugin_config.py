@@ -39,13 +39,15 @@ def test_listen_per_instance() -> None:
     ],
 )
 def test_errors_name_the_field(text: str, message: str) -> None:
-    with pytest.raises(PluginConfigError, match="^bad.yaml: ") as info:
+    with pytest.raises(PluginConfigError, match=r"^bad\.yaml: ") as info:
         parse_plugin_config(text, "bad.yaml")
     assert message in str(info.value)
 
 
 def test_single_replica_when_allowed() -> None:
-    config = parse_plugin_config("name: x\nmodule: m\nreplicas: 1\nallow_single_replica: true\n", "f")
+    config = parse_plugin_config(
+        "name: x\nmodule: m\nreplicas: 1\nallow_single_replica: true\n", "f"
+    )
     assert config.replicas == 1
 
 

@@ -34,7 +34,11 @@ def conds(st: intent_pb2.IntentStatus) -> dict[str, tuple[int, str]]:
     ],
 )
 def test_fold_broadcast(
-    outcomes: dict[str, Outcome], ready: list[str], programmed: bool | None, reason: str, retry: bool
+    outcomes: dict[str, Outcome],
+    ready: list[str],
+    programmed: bool | None,
+    reason: str,
+    retry: bool,
 ) -> None:
     view = status.fold_broadcast("envoy", 3, outcomes, ready)
     assert (view.programmed, view.reason) == (programmed, reason)
@@ -58,7 +62,9 @@ def test_broadcast_counts_instances_in_its_message() -> None:
         (FAILED, True, False, "Conflict"),
     ],
 )
-def test_fold_any(outcome: Outcome | None, ready: bool, programmed: bool | None, reason: str) -> None:
+def test_fold_any(
+    outcome: Outcome | None, ready: bool, programmed: bool | None, reason: str
+) -> None:
     view = status.fold_any("dns", 3, outcome, "dns-1", ready)
     assert (view.programmed, view.reason) == (programmed, reason)
 
@@ -102,7 +108,9 @@ def test_transition_times_survive_unchanged_conditions() -> None:
     again = status.intent_status(1, [view], kind="service")
     status.carry_transition_times(again, first, t2)
     assert all(c.last_transition_time.seconds == 100 for c in again.conditions)
-    assert again.SerializeToString(deterministic=True) == first.SerializeToString(deterministic=True)
+    assert again.SerializeToString(deterministic=True) == first.SerializeToString(
+        deterministic=True
+    )
     failed = status.fold_broadcast("envoy", 1, {"e-0": Outcome(1, True, False, "X", "y")}, ["e-0"])
     changed = status.intent_status(1, [failed], kind="service")
     status.carry_transition_times(changed, first, t2)
