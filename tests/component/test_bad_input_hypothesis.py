@@ -11,7 +11,6 @@ import asyncio
 import re
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -121,15 +120,6 @@ def fill(msg: Any, data: dict[str, Any]) -> Any:
     return msg
 
 
-INTENTS = st.builds(
-    lambda name, labels, kind, spec: _intent(name, labels, kind, spec),
-    TEXT,
-    st.dictionaries(TEXT, TEXT, max_size=2),
-    st.sampled_from(["service", "dns", "workload", None]),
-    st.data(),
-)
-
-
 def _intent(name: str, labels: dict[str, str], kind: str | None, data: Any) -> intent_pb2.Intent:
     intent = intent_pb2.Intent(name=name, labels=labels)
     if kind is not None:
@@ -137,6 +127,15 @@ def _intent(name: str, labels: dict[str, str], kind: str | None, data: Any) -> i
         spec = data.draw(message(field.message_type))
         fill(getattr(intent, kind), spec)
     return intent
+
+
+INTENTS = st.builds(
+    _intent,
+    TEXT,
+    st.dictionaries(TEXT, TEXT, max_size=2),
+    st.sampled_from(["service", "dns", "workload", None]),
+    st.data(),
+)
 
 
 @pytest.fixture(scope="module")
