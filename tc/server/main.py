@@ -8,6 +8,7 @@ or SIGINT, then drains and returns 0.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -28,6 +29,11 @@ async def serve(settings: ControllerSettings, stop: asyncio.Event | None = None)
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await controller.start()
+    # Everything allocated so far lives as long as the process: keep the collector off it,
+    # and collect young objects less often. With default thresholds a full collection over
+    # 10,000 mirrored intents stalls the event loop for tens of milliseconds.
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 1000)
     try:
         await stop.wait()
     finally:

@@ -1,0 +1,85 @@
+"""tcctl against a real controller process: what a newcomer types in the quickstart."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support import ROOT, ControllerProcess, wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+async def tcctl(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "tc.cli.main", *args],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+async def test_quickstart(controller: ControllerProcess, tmp_path: Path) -> None:
+    server = ["--server", await controller.start()]
+    applied = await tcctl("apply", "-f", "examples/shop.yaml", *server)
+    assert applied.returncode == 0, applied.stderr
+    assert applied.stdout.splitlines() == ["intent/shop created", "intent/shop-canary created"]
+    again = await tcctl("apply", "-f", "examples/shop.yaml", *server)
+    assert again.stdout.splitlines() == ["intent/shop unchanged", "intent/shop-canary unchanged"]
+
+    async def shop_ready() -> bool:
+        got = await tcctl("get", "intent", "shop", "-o", "json", *server)
+        doc = json.loads(got.stdout)
+        return any(
+            c["type"] == "Ready" and c["status"] == "CONDITION_STATUS_TRUE"
+            for c in doc["status"]["conditions"]
+        )
+
+    await wait_until(shop_ready, what="shop Ready through tcctl")
+    table = await tcctl("get", "intents", *server)
+    assert table.returncode == 0
+    header, *rows = table.stdout.splitlines()
+    assert header.split()[:4] == ["NAME", "KIND", "GENERATION", "READY"]
+    assert rows[0].split()[:3] == ["shop", "service", "1"]
+
+    status = await tcctl("status", *server)
+    assert status.returncode == 0
+    assert "recorder-0" in status.stdout and "recorder-1" in status.stdout
+
+    deleted = await tcctl("delete", "intent", "shop-canary", "--wait", *server)
+    assert deleted.returncode == 0, deleted.stderr
+    assert deleted.stdout.strip() == "intent/shop-canary deleted"
+    missing = await tcctl("get", "intent", "shop-canary", *server)
+    assert missing.returncode == 1
+    assert missing.stderr.startswith("error:") and "Traceback" not in missing.stderr
+
+
+async def test_bad_input_is_one_line_and_changes_nothing(
+    controller: ControllerProcess, tmp_path: Path
+) -> None:
+    server = ["--server", await controller.start()]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "name: web\nservice:\n  hosts: [web.example.com]\n  ports: [{number: 0, protocol: HTTP}]\n"
+    )
+    result = await tcctl("apply", "-f", str(bad), *server)
+    assert result.returncode == 1
+    assert "spec.service.ports[0].number" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    listed = await tcctl("get", "intents", "-o", "json", *server)
+    assert json.loads(listed.stdout)["items"] == []
+
+
+async def test_unreachable_controller_exits_3() -> None:
+    result = await tcctl("get", "intents", "--server", "127.0.0.1:1", "--timeout", "2")
+    assert result.returncode == 3
+    assert result.stderr.startswith("error: cannot reach the controller at 127.0.0.1:1")
