@@ -138,3 +138,26 @@ async def test_killed_controller_loses_no_acknowledged_intent(
     total = len(await list_all(intents))
     assert total >= len(acknowledged)
     await wait_until(lambda: all_ready(intents, total), timeout=60, what="every intent converges")
+
+
+async def test_sigterm_drains_stops_plugins_and_exits_0(
+    controller: ControllerProcess, channel_for: list[grpc.aio.Channel]
+) -> None:
+    address = await controller.start()
+    channel = grpc.aio.insecure_channel(address)
+    channel_for.append(channel)
+    intents = intent_pb2_grpc.IntentServiceStub(channel)
+    lifecycle = lifecycle_pb2_grpc.LifecycleServiceStub(channel)
+    for i in range(20):
+        await intents.ApplyIntent(intent_pb2.ApplyIntentRequest(intent=service_intent(f"t{i}")))
+    await wait_until(lambda: all_ready(intents, 20), what="20 intents Ready")
+    pids = [i.pid for i in (await instances(lifecycle)).values()]
+    assert controller.stop() == 0
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    address = await controller.start()
+    channel = grpc.aio.insecure_channel(address)
+    channel_for.append(channel)
+    intents = intent_pb2_grpc.IntentServiceStub(channel)
+    await wait_until(lambda: all_ready(intents, 20), what="20 intents Ready after restart")
