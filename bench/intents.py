@@ -160,6 +160,49 @@ async def phase_latency(address: str, rate: float, seconds: float, prefix: str) 
     }
 
 
+class _Echo(intent_pb2_grpc.IntentServiceServicer):
+    """The floor under every figure above: a gRPC server that does nothing but answer."""
+
+    async def ApplyIntent(
+        self, request: intent_pb2.ApplyIntentRequest, context: object
+    ) -> intent_pb2.ApplyIntentResponse:
+        return intent_pb2.ApplyIntentResponse(intent=request.intent)
+
+
+def _serve_echo(ports: multiprocessing.Queue[int]) -> None:
+    async def serve() -> None:
+        server = grpc.aio.server()
+        intent_pb2_grpc.add_IntentServiceServicer_to_server(_Echo(), server)
+        ports.put(server.add_insecure_port("127.0.0.1:0"))
+        await server.start()
+        await server.wait_for_termination()
+
+    asyncio.run(serve())
+
+
+async def phase_echo_ceiling(count: int, concurrency: int) -> dict[str, float]:
+    """The same client against a do-nothing grpc.aio server in its own process."""
+    ports: multiprocessing.Queue[int] = multiprocessing.Queue()
+    process = multiprocessing.Process(target=_serve_echo, args=(ports,), daemon=True)
+    process.start()
+    try:
+        port = await asyncio.to_thread(ports.get, True, 30)
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = intent_pb2_grpc.IntentServiceStub(channel)
+            cursor = iter([request("echo", i) for i in range(count)])
+
+            async def caller() -> None:
+                for r in cursor:
+                    await stub.ApplyIntent(r)
+
+            start = time.perf_counter()
+            await asyncio.gather(*(caller() for _ in range(concurrency)))
+            return {"echo_per_s": count / (time.perf_counter() - start)}
+    finally:
+        process.kill()
+        process.join()
+
+
 def machine() -> dict[str, object]:
     return {
         "cpus": os.cpu_count(),
@@ -195,6 +238,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
                         break
                 watch.cancel()
             throughput = await phase_throughput(address, args.count, args.concurrency, "tput")
+            ceiling = await phase_echo_ceiling(min(args.count, 5000), args.concurrency)
             latency = await phase_latency(address, args.rate, args.seconds, "lat")
         finally:
             controller.stop()
@@ -205,6 +249,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
         "machine": machine(),
         "throughput": throughput,
         "apply_to_ready": latency,
+        "grpc_echo_ceiling": ceiling,
         "aims": {
             "accepted_per_s": ">= 2000",
             "converged_per_s": ">= 1000",
@@ -229,6 +274,9 @@ def table(result: dict[str, object]) -> None:
         "ApplyIntent p50 / p99 ms", f"{tp['apply_p50_ms']:.1f} / {tp['apply_p99_ms']:.1f}", ""
     )
     t.add_row("converged (Ready) / s", f"{tp['converged_per_s']:.0f}", ">= 1000")
+    echo = result.get("grpc_echo_ceiling")
+    if isinstance(echo, dict):
+        t.add_row("same client, do-nothing gRPC server / s", f"{echo['echo_per_s']:.0f}", "")
     t.add_row(
         f"apply-to-Ready p50 / p99 ms at {lat['rate_per_s']:.0f}/s",
         f"{lat['ready_p50_ms']:.1f} / {lat['ready_p99_ms']:.1f}",
