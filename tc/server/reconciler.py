@@ -265,7 +265,11 @@ class Reconciler:
                 if isinstance(exc, grpc.aio.AioRpcError)
                 else f"{instance.id}: {exc}"
             )
-            log.warning("plugin call failed: %s", message)
+            log.warning(
+                "plugin call failed: %s",
+                message,
+                extra={"plugin": instance.plugin, "instance": instance.id},
+            )
             return [status.unavailable(i.generation, message) for i in intents]
 
     async def _fan_out(
@@ -363,7 +367,12 @@ class Reconciler:
                 try:
                     await self._store.drop(record.name, record.uid)
                 except StoreError as exc:
-                    log.warning("dropping %s failed: %s", record.name, exc)
+                    log.warning(
+                        "dropping %s failed: %s",
+                        record.name,
+                        exc,
+                        extra={"intent": record.name, "generation": record.generation},
+                    )
                     self.queue.retry(record.name)
                 else:
                     self._events.publish("intent.deleted", record.name, "removed from every plugin")
@@ -437,7 +446,12 @@ class Reconciler:
                 return
             except (grpc.aio.AioRpcError, ConnectionError) as exc:
                 instance.last_error = f"sync failed: {exc}"
-                log.warning("full sync of %s failed: %s", instance.id, exc)
+                log.warning(
+                    "full sync of %s failed: %s",
+                    instance.id,
+                    exc,
+                    extra={"plugin": group.name, "instance": instance.id},
+                )
             await asyncio.sleep(delay)
             delay = min(self._settings.retry_max_seconds, delay * 2)
 
@@ -481,6 +495,7 @@ class Reconciler:
             len(live),
             len(response.pruned),
             (time.monotonic() - started) * 1000,
+            extra={"plugin": group.name, "instance": instance.id},
         )
         # Catch up: whatever changed while the Sync was in flight goes through the queue,
         # which now counts this instance as ready; what was dropped meanwhile is removed here.
@@ -514,4 +529,9 @@ class Reconciler:
                             group, instance, instance.incarnation, make_ready=False
                         )
                     except (grpc.aio.AioRpcError, ConnectionError) as exc:
-                        log.warning("periodic sync of %s failed: %s", instance.id, exc)
+                        log.warning(
+                            "periodic sync of %s failed: %s",
+                            instance.id,
+                            exc,
+                            extra={"plugin": group.name, "instance": instance.id},
+                        )

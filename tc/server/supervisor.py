@@ -194,7 +194,12 @@ class Supervisor:
                 raise
             except Exception as exc:
                 instance.last_error = str(exc) or type(exc).__name__
-                log.warning("plugin instance %s failed: %s", instance.id, instance.last_error)
+                log.warning(
+                    "plugin instance %s failed: %s",
+                    instance.id,
+                    instance.last_error,
+                    extra={"plugin": group.name, "instance": instance.id},
+                )
             await self._terminate(instance)
             was_usable = instance.state in (InstanceState.READY, InstanceState.SYNCING)
             instance.state = InstanceState.BACKOFF
@@ -295,7 +300,11 @@ class Supervisor:
     async def _drain_stdout(self, instance: Instance, process: asyncio.subprocess.Process) -> None:
         assert process.stdout is not None
         while raw := await process.stdout.readline():
-            log.info("[%s] %s", instance.id, raw.decode(errors="replace").rstrip())
+            log.info(
+                "%s",
+                raw.decode(errors="replace").rstrip(),
+                extra={"plugin": instance.plugin, "instance": instance.id},
+            )
 
     async def _drain_stderr(self, instance: Instance, process: asyncio.subprocess.Process) -> None:
         assert process.stderr is not None
@@ -303,7 +312,7 @@ class Supervisor:
         while raw := await process.stderr.readline():
             line = raw.decode(errors="replace").rstrip()
             instance.stderr_tail.append(line)
-            plugin_log.info("%s", line)
+            plugin_log.info("%s", line, extra={"plugin": instance.plugin, "instance": instance.id})
 
     async def _describe(self, group: PluginGroup, instance: Instance) -> None:
         assert instance.stub is not None
