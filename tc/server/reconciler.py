@@ -80,7 +80,7 @@ class Reconciler:
         self._side_tasks: set[asyncio.Task[None]] = set()
         self._mirrored = asyncio.Event()
         self._round_robin = itertools.count()
-        self._status_lock = asyncio.Lock()
+        self._workers_running = False
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -95,7 +95,8 @@ class Reconciler:
         """Finishes the batches in flight (up to `grace` seconds), then stops."""
         self.queue.close()
         workers = self._tasks[1] if len(self._tasks) > 1 else None
-        if workers is not None:
+        # Workers still waiting for plugins to describe themselves have nothing in flight.
+        if workers is not None and self._workers_running:
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(workers), grace)
         for task in [*self._tasks, *self._side_tasks]:
@@ -179,7 +180,14 @@ class Reconciler:
     # -- workers --------------------------------------------------------------------------------
 
     async def _run_workers(self) -> None:
-        await self._supervisor.wait_described()
+        # Routing needs to know what each plugin handles, so wait for every Describe, but
+        # not forever: one crash-looping plugin must not stall intents for all the others.
+        # A plugin described later gets its full Sync, which writes the statuses it adds to.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                self._supervisor.wait_described(), self._settings.plugin_start_timeout_seconds
+            )
+        self._workers_running = True
         workers = [
             asyncio.create_task(self._worker(), name=f"reconcile worker {i}")
             for i in range(self._settings.workers)

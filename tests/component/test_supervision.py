@@ -117,3 +117,20 @@ async def test_crashing_plugin_is_reported_and_controller_not_serving(tmp_path: 
     finally:
         await r.channel.close()
         await r.controller.stop()
+
+
+async def test_a_broken_plugin_does_not_stall_the_others(tmp_path: Path) -> None:
+    write_plugin(tmp_path / "plugins.d", "broken", fanout="sideways")
+    write_plugin(tmp_path / "plugins.d", "good")
+    r = await start_controller(tmp_path, restart_base_seconds=0.05, plugin_start_timeout_seconds=1)
+    try:
+        await r.intents.ApplyIntent(intent_pb2.ApplyIntentRequest(intent=service_intent("on")))
+
+        async def on_ready() -> bool:
+            got = await r.intents.GetIntent(intent_pb2.GetIntentRequest(name="on"))
+            return ready(got.intent)
+
+        await wait_until(on_ready, what="intent Ready through the good plugin")
+    finally:
+        await r.channel.close()
+        await r.controller.stop()
