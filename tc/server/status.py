@@ -168,6 +168,13 @@ def _accepted_condition(v: PluginView) -> intent_pb2.Condition:
     return _cond(ACCEPTED, v.accepted, reason, "", v.observed_generation)
 
 
+def _plugin_ready_condition(v: PluginView, generation: int) -> intent_pb2.Condition:
+    """Ready for one plugin: programmed, and at the intent's current generation."""
+    if v.programmed is True and v.observed_generation == generation:
+        return _cond(READY, True, "Ready", "", generation)
+    return _cond(READY, False, v.reason or "Pending", v.message, v.observed_generation)
+
+
 def _all(values: Sequence[bool | None]) -> bool | None:
     if any(v is False for v in values):
         return False
@@ -188,6 +195,7 @@ def intent_status(
             conditions=[
                 _accepted_condition(v),
                 _cond(PROGRAMMED, v.programmed, v.reason, v.message, v.observed_generation),
+                _plugin_ready_condition(v, generation),
             ],
         )
         for v in sorted(views, key=lambda v: v.plugin)

@@ -116,3 +116,16 @@ def test_transition_times_survive_unchanged_conditions() -> None:
     status.carry_transition_times(changed, first, t2)
     by_type = {c.type: c.last_transition_time.seconds for c in changed.conditions}
     assert by_type == {"Accepted": 100, "Programmed": 200, "Ready": 200}
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "ready_status"),
+    [({"e-0": OK}, status.TRUE), ({"e-0": OLD_OK}, status.FALSE), ({"e-0": FAILED}, status.FALSE)],
+)
+def test_each_plugin_has_its_own_ready_condition(
+    outcomes: dict[str, Outcome], ready_status: int
+) -> None:
+    view = status.fold_broadcast("envoy", 3, outcomes, ["e-0"])
+    (plugin,) = status.intent_status(3, [view], kind="service").plugins
+    assert [c.type for c in plugin.conditions] == ["Accepted", "Programmed", "Ready"]
+    assert plugin.conditions[2].status == ready_status
