@@ -12,6 +12,20 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class Location(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    LOCATION_UNSPECIFIED: _ClassVar[Location]
+    LOCATION_CLUSTER: _ClassVar[Location]
+    LOCATION_MESH_INTERNAL: _ClassVar[Location]
+    LOCATION_MESH_EXTERNAL: _ClassVar[Location]
+
+class Resolution(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RESOLUTION_UNSPECIFIED: _ClassVar[Resolution]
+    RESOLUTION_STATIC: _ClassVar[Resolution]
+    RESOLUTION_DNS: _ClassVar[Resolution]
+    RESOLUTION_NONE: _ClassVar[Resolution]
+
 class Protocol(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     PROTOCOL_UNSPECIFIED: _ClassVar[Protocol]
@@ -35,6 +49,14 @@ class LbAlgorithm(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     LB_ALGORITHM_RANDOM: _ClassVar[LbAlgorithm]
     LB_ALGORITHM_RING_HASH: _ClassVar[LbAlgorithm]
     LB_ALGORITHM_MAGLEV: _ClassVar[LbAlgorithm]
+
+class TlsMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TLS_MODE_UNSPECIFIED: _ClassVar[TlsMode]
+    TLS_MODE_DISABLE: _ClassVar[TlsMode]
+    TLS_MODE_SIMPLE: _ClassVar[TlsMode]
+    TLS_MODE_MUTUAL: _ClassVar[TlsMode]
+    TLS_MODE_ISTIO_MUTUAL: _ClassVar[TlsMode]
 
 class HealthCheckType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -79,6 +101,14 @@ class WatchEventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     WATCH_EVENT_TYPE_ADDED: _ClassVar[WatchEventType]
     WATCH_EVENT_TYPE_MODIFIED: _ClassVar[WatchEventType]
     WATCH_EVENT_TYPE_DELETED: _ClassVar[WatchEventType]
+LOCATION_UNSPECIFIED: Location
+LOCATION_CLUSTER: Location
+LOCATION_MESH_INTERNAL: Location
+LOCATION_MESH_EXTERNAL: Location
+RESOLUTION_UNSPECIFIED: Resolution
+RESOLUTION_STATIC: Resolution
+RESOLUTION_DNS: Resolution
+RESOLUTION_NONE: Resolution
 PROTOCOL_UNSPECIFIED: Protocol
 PROTOCOL_HTTP: Protocol
 PROTOCOL_HTTP2: Protocol
@@ -94,6 +124,11 @@ LB_ALGORITHM_LEAST_REQUEST: LbAlgorithm
 LB_ALGORITHM_RANDOM: LbAlgorithm
 LB_ALGORITHM_RING_HASH: LbAlgorithm
 LB_ALGORITHM_MAGLEV: LbAlgorithm
+TLS_MODE_UNSPECIFIED: TlsMode
+TLS_MODE_DISABLE: TlsMode
+TLS_MODE_SIMPLE: TlsMode
+TLS_MODE_MUTUAL: TlsMode
+TLS_MODE_ISTIO_MUTUAL: TlsMode
 HEALTH_CHECK_TYPE_UNSPECIFIED: HealthCheckType
 HEALTH_CHECK_TYPE_GRPC: HealthCheckType
 HEALTH_CHECK_TYPE_HTTP: HealthCheckType
@@ -155,7 +190,7 @@ class Intent(_message.Message):
     def __init__(self, name: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., service: _Optional[_Union[ServiceSpec, _Mapping]] = ..., dns: _Optional[_Union[DnsSpec, _Mapping]] = ..., workload: _Optional[_Union[WorkloadSpec, _Mapping]] = ..., generation: _Optional[int] = ..., uid: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., delete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[IntentStatus, _Mapping]] = ...) -> None: ...
 
 class ServiceSpec(_message.Message):
-    __slots__ = ("name", "namespace", "hosts", "ports", "endpoints", "exposure", "traffic_policy", "health_check", "dns")
+    __slots__ = ("name", "namespace", "hosts", "ports", "endpoints", "exposure", "traffic_policy", "health_check", "dns", "location", "resolution", "allowed_clients")
     NAME_FIELD_NUMBER: _ClassVar[int]
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     HOSTS_FIELD_NUMBER: _ClassVar[int]
@@ -165,6 +200,9 @@ class ServiceSpec(_message.Message):
     TRAFFIC_POLICY_FIELD_NUMBER: _ClassVar[int]
     HEALTH_CHECK_FIELD_NUMBER: _ClassVar[int]
     DNS_FIELD_NUMBER: _ClassVar[int]
+    LOCATION_FIELD_NUMBER: _ClassVar[int]
+    RESOLUTION_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_CLIENTS_FIELD_NUMBER: _ClassVar[int]
     name: str
     namespace: str
     hosts: _containers.RepeatedScalarFieldContainer[str]
@@ -174,7 +212,18 @@ class ServiceSpec(_message.Message):
     traffic_policy: TrafficPolicy
     health_check: HealthCheck
     dns: ServiceDns
-    def __init__(self, name: _Optional[str] = ..., namespace: _Optional[str] = ..., hosts: _Optional[_Iterable[str]] = ..., ports: _Optional[_Iterable[_Union[Port, _Mapping]]] = ..., endpoints: _Optional[_Iterable[_Union[Endpoint, _Mapping]]] = ..., exposure: _Optional[_Union[Exposure, _Mapping]] = ..., traffic_policy: _Optional[_Union[TrafficPolicy, _Mapping]] = ..., health_check: _Optional[_Union[HealthCheck, _Mapping]] = ..., dns: _Optional[_Union[ServiceDns, _Mapping]] = ...) -> None: ...
+    location: Location
+    resolution: Resolution
+    allowed_clients: _containers.RepeatedCompositeFieldContainer[ClientRef]
+    def __init__(self, name: _Optional[str] = ..., namespace: _Optional[str] = ..., hosts: _Optional[_Iterable[str]] = ..., ports: _Optional[_Iterable[_Union[Port, _Mapping]]] = ..., endpoints: _Optional[_Iterable[_Union[Endpoint, _Mapping]]] = ..., exposure: _Optional[_Union[Exposure, _Mapping]] = ..., traffic_policy: _Optional[_Union[TrafficPolicy, _Mapping]] = ..., health_check: _Optional[_Union[HealthCheck, _Mapping]] = ..., dns: _Optional[_Union[ServiceDns, _Mapping]] = ..., location: _Optional[_Union[Location, str]] = ..., resolution: _Optional[_Union[Resolution, str]] = ..., allowed_clients: _Optional[_Iterable[_Union[ClientRef, _Mapping]]] = ...) -> None: ...
+
+class ClientRef(_message.Message):
+    __slots__ = ("namespace", "service_account")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    service_account: str
+    def __init__(self, namespace: _Optional[str] = ..., service_account: _Optional[str] = ...) -> None: ...
 
 class Port(_message.Message):
     __slots__ = ("number", "protocol", "name", "target_port")
@@ -257,20 +306,32 @@ class ConnectionLimits(_message.Message):
     def __init__(self, max_connections: _Optional[int] = ..., max_pending_requests: _Optional[int] = ..., max_requests: _Optional[int] = ..., max_requests_per_connection: _Optional[int] = ...) -> None: ...
 
 class TrafficPolicy(_message.Message):
-    __slots__ = ("lb_algorithm", "connect_timeout", "request_timeout", "retries", "outlier_detection", "connection_limits")
+    __slots__ = ("lb_algorithm", "connect_timeout", "request_timeout", "retries", "outlier_detection", "connection_limits", "upstream_tls")
     LB_ALGORITHM_FIELD_NUMBER: _ClassVar[int]
     CONNECT_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     REQUEST_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     RETRIES_FIELD_NUMBER: _ClassVar[int]
     OUTLIER_DETECTION_FIELD_NUMBER: _ClassVar[int]
     CONNECTION_LIMITS_FIELD_NUMBER: _ClassVar[int]
+    UPSTREAM_TLS_FIELD_NUMBER: _ClassVar[int]
     lb_algorithm: LbAlgorithm
     connect_timeout: _duration_pb2.Duration
     request_timeout: _duration_pb2.Duration
     retries: RetryPolicy
     outlier_detection: OutlierDetection
     connection_limits: ConnectionLimits
-    def __init__(self, lb_algorithm: _Optional[_Union[LbAlgorithm, str]] = ..., connect_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., request_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., retries: _Optional[_Union[RetryPolicy, _Mapping]] = ..., outlier_detection: _Optional[_Union[OutlierDetection, _Mapping]] = ..., connection_limits: _Optional[_Union[ConnectionLimits, _Mapping]] = ...) -> None: ...
+    upstream_tls: UpstreamTls
+    def __init__(self, lb_algorithm: _Optional[_Union[LbAlgorithm, str]] = ..., connect_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., request_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., retries: _Optional[_Union[RetryPolicy, _Mapping]] = ..., outlier_detection: _Optional[_Union[OutlierDetection, _Mapping]] = ..., connection_limits: _Optional[_Union[ConnectionLimits, _Mapping]] = ..., upstream_tls: _Optional[_Union[UpstreamTls, _Mapping]] = ...) -> None: ...
+
+class UpstreamTls(_message.Message):
+    __slots__ = ("mode", "credential_name", "sni")
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_NAME_FIELD_NUMBER: _ClassVar[int]
+    SNI_FIELD_NUMBER: _ClassVar[int]
+    mode: TlsMode
+    credential_name: str
+    sni: str
+    def __init__(self, mode: _Optional[_Union[TlsMode, str]] = ..., credential_name: _Optional[str] = ..., sni: _Optional[str] = ...) -> None: ...
 
 class HealthCheck(_message.Message):
     __slots__ = ("type", "path", "service_name", "interval", "timeout", "unhealthy_threshold", "healthy_threshold", "port")
