@@ -76,6 +76,9 @@ class Reconciler:
         self._broadcast: dict[str, dict[str, dict[str, status.Outcome]]] = {}
         # intent -> plugin -> last answer (ANY plugins)
         self._any: dict[str, dict[str, _AnyOutcome]] = {}
+        # workload name -> target service name, and the reverse, for render references.
+        self._targets: dict[str, str] = {}
+        self._workloads_by_target: dict[str, set[str]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._side_tasks: set[asyncio.Task[None]] = set()
         self._mirrored = asyncio.Event()
@@ -130,6 +133,7 @@ class Reconciler:
             self._forget(gone)
         for record in listed:
             self._records[record.name] = record
+            self._index(record, record.name)
             self.queue.add(record.name)
         self._mirrored.set()
         log.info("mirrored %d intents from the store (revision %d)", len(listed), start_revision)
@@ -158,6 +162,8 @@ class Reconciler:
         if old is not None and old.revision > record.revision:
             return
         self._records[record.name] = record
+        if old is None or old.spec != record.spec:
+            self._index(record, record.name)
         if (
             old is None
             or old.uid != record.uid
@@ -172,6 +178,7 @@ class Reconciler:
             self.queue.add(record.name)
 
     def _forget(self, name: str) -> None:
+        self._index(None, name)
         self._records.pop(name, None)
         self._broadcast.pop(name, None)
         self._any.pop(name, None)
@@ -218,13 +225,31 @@ class Reconciler:
         return info is not None and any(KIND_NAMES.get(k) == record.kind for k in info.intent_kinds)
 
     def _references(self, batch: Sequence[IntentRecord]) -> list[intent_pb2.Intent]:
-        targets = {t for r in batch if (t := records.workload_target(r))}
+        """The intents a plugin needs beside the batch to render it: each workload's target
+        service, and the workloads that target each service in the batch."""
+        wanted: set[str] = set()
+        for record in batch:
+            target = self._targets.get(record.name)
+            if target:
+                wanted.add(target)
+            wanted |= self._workloads_by_target.get(record.name, set())
+        wanted -= {r.name for r in batch}
         refs = []
-        for name in sorted(targets):
+        for name in sorted(wanted):
             rec = self._records.get(name)
             if rec is not None and not rec.deleting:
                 refs.append(records.for_plugin(rec))
         return refs
+
+    def _index(self, record: IntentRecord | None, name: str) -> None:
+        """Keeps workload -> target and target -> workloads in step with the mirror."""
+        old = self._targets.pop(name, None)
+        if old is not None:
+            self._workloads_by_target.get(old, set()).discard(name)
+        target = records.workload_target(record) if record is not None else None
+        if target:
+            self._targets[name] = target
+            self._workloads_by_target.setdefault(target, set()).add(name)
 
     async def _reconcile(self, names: Sequence[str]) -> None:
         batch = [r for n in names if (r := self._records.get(n)) is not None]
@@ -257,7 +282,9 @@ class Reconciler:
             if stub is None:
                 raise ConnectionError("instance has no connection")
             if remove:
-                rm = await stub.Remove(plugin_pb2.RemoveRequest(intents=intents), timeout=timeout)
+                rm = await stub.Remove(
+                    plugin_pb2.RemoveRequest(intents=intents, references=refs), timeout=timeout
+                )
                 results = rm.results
             else:
                 ap = await stub.Apply(
@@ -285,7 +312,7 @@ class Reconciler:
     ) -> set[str]:
         """Sends the batch to the group; returns the names the group did NOT remove."""
         intents = [records.for_plugin(r) for r in batch]
-        refs = [] if remove else self._references(batch)
+        refs = self._references(batch)
         ready = group.ready_instances()
         assert group.info is not None
         not_removed = {r.name for r in batch}

@@ -183,3 +183,30 @@ async def test_watch_sees_changes_after_the_initial_list(running: Running) -> No
         event = await stream.read()
         seen.add(event.intent.name)
     stream.cancel()
+
+
+async def test_plugins_get_what_they_need_to_render(running: Running) -> None:
+    await running.intents.ApplyIntent(intent_pb2.ApplyIntentRequest(intent=service_intent("shop")))
+    await wait_until(lambda: _ready(running, "shop"), what="shop Ready")
+    canary = intent_pb2.Intent(
+        name="shop-canary",
+        workload=intent_pb2.WorkloadSpec(
+            target="shop",
+            split=[intent_pb2.TrafficSplit(subset="v1", weight=100)],
+        ),
+    )
+    await running.intents.ApplyIntent(intent_pb2.ApplyIntentRequest(intent=canary))
+    await wait_until(lambda: _ready(running, "shop-canary"), what="canary Ready")
+    state = await running.plugin_stub("recorder", 0).GetState(plugin_pb2.GetStateRequest())
+    assert state.details["last_references"] == "shop"  # the workload's target
+    await running.intents.ApplyIntent(
+        intent_pb2.ApplyIntentRequest(intent=service_intent("shop", port=81))
+    )
+
+    async def shop_gen2_ready() -> bool:
+        got = await get(running, "shop")
+        return got.generation == 2 and ready(got)
+
+    await wait_until(shop_gen2_ready, what="shop generation 2 Ready")
+    state = await running.plugin_stub("recorder", 0).GetState(plugin_pb2.GetStateRequest())
+    assert state.details["last_references"] == "shop-canary"  # workloads on the service

@@ -44,6 +44,9 @@ class RecorderPlugin(Plugin):
         )
         self._held: dict[str, intent_pb2.Intent] = {}
         self._last_sync_id = ""
+        # What the last Apply was given as references, so operators and tests can see what
+        # the controller sends along for rendering.
+        self._last_references: list[str] = []
         self._lock = asyncio.Lock()
         self._journal: TextIO | None = None
         journal_dir = settings.get("journal_dir")
@@ -77,10 +80,13 @@ class RecorderPlugin(Plugin):
     ) -> list[plugin_pb2.IntentResult]:
         async with self._lock:
             results = [self._apply_one(i) for i in intents]
+            self._last_references = sorted(r.name for r in references)
             self._flush()
             return results
 
-    async def remove(self, intents: Sequence[intent_pb2.Intent]) -> list[plugin_pb2.IntentResult]:
+    async def remove(
+        self, intents: Sequence[intent_pb2.Intent], references: Sequence[intent_pb2.Intent]
+    ) -> list[plugin_pb2.IntentResult]:
         async with self._lock:
             for intent in intents:
                 if self._held.pop(intent.name, None) is not None:
@@ -116,7 +122,10 @@ class RecorderPlugin(Plugin):
                     for i in sorted(self._held.values(), key=lambda i: i.name)
                 ],
                 last_sync_id=self._last_sync_id,
-                details={"held": str(len(self._held))},
+                details={
+                    "held": str(len(self._held)),
+                    "last_references": ",".join(self._last_references),
+                },
             )
 
     def _flush(self) -> None:

@@ -60,7 +60,9 @@ class Plugin(abc.ABC):
         """One result per intent, in order."""
 
     @abc.abstractmethod
-    async def remove(self, intents: Sequence[intent_pb2.Intent]) -> list[plugin_pb2.IntentResult]:
+    async def remove(
+        self, intents: Sequence[intent_pb2.Intent], references: Sequence[intent_pb2.Intent]
+    ) -> list[plugin_pb2.IntentResult]:
         """One result per intent, in order; Programmed=True means it is gone."""
 
     @abc.abstractmethod

@@ -59,7 +59,7 @@ class _Servicer(plugin_pb2_grpc.PluginServiceServicer):
     async def Remove(
         self, request: plugin_pb2.RemoveRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> plugin_pb2.RemoveResponse:
-        results = await self._plugin.remove(request.intents)
+        results = await self._plugin.remove(request.intents, request.references)
         _check_count("Remove", len(results), len(request.intents))
         return plugin_pb2.RemoveResponse(results=results)
 

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from tc._proto.tc.v1 import intent_pb2 as tc_dot_v1_dot_intent__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12tc/v1/plugin.proto\x12\x05tc.v1\x1a\x12tc/v1/intent.proto\"\x11\n\x0f\x44\x65scribeRequest\"\x82\x01\n\x10\x44\x65scribeResponse\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\'\n\x0cintent_kinds\x18\x03 \x03(\x0e\x32\x11.tc.v1.IntentKind\x12&\n\x0b\x66\x61nout_mode\x18\x04 \x01(\x0e\x32\x11.tc.v1.FanoutMode\"i\n\x0cIntentResult\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\ngeneration\x18\x02 \x01(\x03\x12$\n\nconditions\x18\x03 \x03(\x0b\x32\x10.tc.v1.Condition\x12\x11\n\tretryable\x18\x04 \x01(\x08\"Q\n\x0c\x41pplyRequest\x12\x1e\n\x07intents\x18\x01 \x03(\x0b\x32\r.tc.v1.Intent\x12!\n\nreferences\x18\x02 \x03(\x0b\x32\r.tc.v1.Intent\"5\n\rApplyResponse\x12$\n\x07results\x18\x01 \x03(\x0b\x32\x13.tc.v1.IntentResult\"/\n\rRemoveRequest\x12\x1e\n\x07intents\x18\x01 \x03(\x0b\x32\r.tc.v1.Intent\"6\n\x0eRemoveResponse\x12$\n\x07results\x18\x01 \x03(\x0b\x32\x13.tc.v1.IntentResult\">\n\x0bSyncRequest\x12\x1e\n\x07intents\x18\x01 \x03(\x0b\x32\r.tc.v1.Intent\x12\x0f\n\x07sync_id\x18\x02 \x01(\t\"D\n\x0cSyncResponse\x12$\n\x07results\x18\x01 \x03(\x0b\x32\x13.tc.v1.IntentResult\x12\x0e\n\x06pruned\x18\x02 \x03(\t\"\x11\n\x0fGetStateRequest\"R\n\rAppliedIntent\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\ngeneration\x18\x02 \x01(\x03\x12\x1f\n\x04kind\x18\x03 \x01(\x0e\x32\x11.tc.v1.IntentKind\"\xb6\x01\n\x10GetStateResponse\x12%\n\x07intents\x18\x01 \x03(\x0b\x32\x14.tc.v1.AppliedIntent\x12\x14\n\x0clast_sync_id\x18\x02 \x01(\t\x12\x35\n\x07\x64\x65tails\x18\x03 \x03(\x0b\x32$.tc.v1.GetStateResponse.DetailsEntry\x1a.\n\x0c\x44\x65tailsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*q\n\nIntentKind\x12\x1b\n\x17INTENT_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13INTENT_KIND_SERVICE\x10\x01\x12\x13\n\x0fINTENT_KIND_DNS\x10\x02\x12\x18\n\x14INTENT_KIND_WORKLOAD\x10\x03*Y\n\nFanoutMode\x12\x1b\n\x17\x46\x41NOUT_MODE_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x46\x41NOUT_MODE_ANY\x10\x01\x12\x19\n\x15\x46\x41NOUT_MODE_BROADCAST\x10\x02\x32\xa5\x02\n\rPluginService\x12;\n\x08\x44\x65scribe\x12\x16.tc.v1.DescribeRequest\x1a\x17.tc.v1.DescribeResponse\x12\x32\n\x05\x41pply\x12\x13.tc.v1.ApplyRequest\x1a\x14.tc.v1.ApplyResponse\x12\x35\n\x06Remove\x12\x14.tc.v1.RemoveRequest\x1a\x15.tc.v1.RemoveResponse\x12/\n\x04Sync\x12\x12.tc.v1.SyncRequest\x1a\x13.tc.v1.SyncResponse\x12;\n\x08GetState\x12\x16.tc.v1.GetStateRequest\x1a\x17.tc.v1.GetStateResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12tc/v1/plugin.proto\x12\x05tc.v1\x1a\x12tc/v1/intent.proto\"\x11\n\x0f\x44\x65scribeRequest\"\x82\x01\n\x10\x44\x65scribeResponse\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\'\n\x0cintent_kinds\x18\x03 \x03(\x0e\x32\x11.tc.v1.IntentKind\x12&\n\x0b\x66\x61nout_mode\x18\x04 \x01(\x0e\x32\x11.tc.v1.FanoutMode\"i\n\x0cIntentResult\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\ngeneration\x18\x02 \x01(\x03\x12$\n\nconditions\x18\x03 \x03(\x0b\x32\x10.tc.v1.Condition\x12\x11\n\tretryable\x18\x04 \x01(\x08\"Q\n\x0c\x41pplyRequest\x12\x1e\n\x07intents\x18\x01 \x03(\x0b\x32\r.tc.v1.Intent\x12!\n\nreferences\x18\x02 \x03(\x0b\x32\r.tc.v1.Intent\"5\n\rApplyResponse\x12$\n\x07results\x18\x01 \x03(\x0b\x32\x13.tc.v1.IntentResult\"R\n\rRemoveRequest\x12\x1e\n\x07intents\x18\x01 \x03(\x0b\x32\r.tc.v1.Intent\x12!\n\nreferences\x18\x02 \x03(\x0b\x32\r.tc.v1.Intent\"6\n\x0eRemoveResponse\x12$\n\x07results\x18\x01 \x03(\x0b\x32\x13.tc.v1.IntentResult\">\n\x0bSyncRequest\x12\x1e\n\x07intents\x18\x01 \x03(\x0b\x32\r.tc.v1.Intent\x12\x0f\n\x07sync_id\x18\x02 \x01(\t\"D\n\x0cSyncResponse\x12$\n\x07results\x18\x01 \x03(\x0b\x32\x13.tc.v1.IntentResult\x12\x0e\n\x06pruned\x18\x02 \x03(\t\"\x11\n\x0fGetStateRequest\"R\n\rAppliedIntent\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\ngeneration\x18\x02 \x01(\x03\x12\x1f\n\x04kind\x18\x03 \x01(\x0e\x32\x11.tc.v1.IntentKind\"\xb6\x01\n\x10GetStateResponse\x12%\n\x07intents\x18\x01 \x03(\x0b\x32\x14.tc.v1.AppliedIntent\x12\x14\n\x0clast_sync_id\x18\x02 \x01(\t\x12\x35\n\x07\x64\x65tails\x18\x03 \x03(\x0b\x32$.tc.v1.GetStateResponse.DetailsEntry\x1a.\n\x0c\x44\x65tailsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*q\n\nIntentKind\x12\x1b\n\x17INTENT_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13INTENT_KIND_SERVICE\x10\x01\x12\x13\n\x0fINTENT_KIND_DNS\x10\x02\x12\x18\n\x14INTENT_KIND_WORKLOAD\x10\x03*Y\n\nFanoutMode\x12\x1b\n\x17\x46\x41NOUT_MODE_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x46\x41NOUT_MODE_ANY\x10\x01\x12\x19\n\x15\x46\x41NOUT_MODE_BROADCAST\x10\x02\x32\xa5\x02\n\rPluginService\x12;\n\x08\x44\x65scribe\x12\x16.tc.v1.DescribeRequest\x1a\x17.tc.v1.DescribeResponse\x12\x32\n\x05\x41pply\x12\x13.tc.v1.ApplyRequest\x1a\x14.tc.v1.ApplyResponse\x12\x35\n\x06Remove\x12\x14.tc.v1.RemoveRequest\x1a\x15.tc.v1.RemoveResponse\x12/\n\x04Sync\x12\x12.tc.v1.SyncRequest\x1a\x13.tc.v1.SyncResponse\x12;\n\x08GetState\x12\x16.tc.v1.GetStateRequest\x1a\x17.tc.v1.GetStateResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,10 +34,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_GETSTATERESPONSE_DETAILSENTRY']._loaded_options = None
   _globals['_GETSTATERESPONSE_DETAILSENTRY']._serialized_options = b'8\001'
-  _globals['_INTENTKIND']._serialized_start=973
-  _globals['_INTENTKIND']._serialized_end=1086
-  _globals['_FANOUTMODE']._serialized_start=1088
-  _globals['_FANOUTMODE']._serialized_end=1177
+  _globals['_INTENTKIND']._serialized_start=1008
+  _globals['_INTENTKIND']._serialized_end=1121
+  _globals['_FANOUTMODE']._serialized_start=1123
+  _globals['_FANOUTMODE']._serialized_end=1212
   _globals['_DESCRIBEREQUEST']._serialized_start=49
   _globals['_DESCRIBEREQUEST']._serialized_end=66
   _globals['_DESCRIBERESPONSE']._serialized_start=69
@@ -49,21 +49,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_APPLYRESPONSE']._serialized_start=391
   _globals['_APPLYRESPONSE']._serialized_end=444
   _globals['_REMOVEREQUEST']._serialized_start=446
-  _globals['_REMOVEREQUEST']._serialized_end=493
-  _globals['_REMOVERESPONSE']._serialized_start=495
-  _globals['_REMOVERESPONSE']._serialized_end=549
-  _globals['_SYNCREQUEST']._serialized_start=551
-  _globals['_SYNCREQUEST']._serialized_end=613
-  _globals['_SYNCRESPONSE']._serialized_start=615
-  _globals['_SYNCRESPONSE']._serialized_end=683
-  _globals['_GETSTATEREQUEST']._serialized_start=685
-  _globals['_GETSTATEREQUEST']._serialized_end=702
-  _globals['_APPLIEDINTENT']._serialized_start=704
-  _globals['_APPLIEDINTENT']._serialized_end=786
-  _globals['_GETSTATERESPONSE']._serialized_start=789
-  _globals['_GETSTATERESPONSE']._serialized_end=971
-  _globals['_GETSTATERESPONSE_DETAILSENTRY']._serialized_start=925
-  _globals['_GETSTATERESPONSE_DETAILSENTRY']._serialized_end=971
-  _globals['_PLUGINSERVICE']._serialized_start=1180
-  _globals['_PLUGINSERVICE']._serialized_end=1473
+  _globals['_REMOVEREQUEST']._serialized_end=528
+  _globals['_REMOVERESPONSE']._serialized_start=530
+  _globals['_REMOVERESPONSE']._serialized_end=584
+  _globals['_SYNCREQUEST']._serialized_start=586
+  _globals['_SYNCREQUEST']._serialized_end=648
+  _globals['_SYNCRESPONSE']._serialized_start=650
+  _globals['_SYNCRESPONSE']._serialized_end=718
+  _globals['_GETSTATEREQUEST']._serialized_start=720
+  _globals['_GETSTATEREQUEST']._serialized_end=737
+  _globals['_APPLIEDINTENT']._serialized_start=739
+  _globals['_APPLIEDINTENT']._serialized_end=821
+  _globals['_GETSTATERESPONSE']._serialized_start=824
+  _globals['_GETSTATERESPONSE']._serialized_end=1006
+  _globals['_GETSTATERESPONSE_DETAILSENTRY']._serialized_start=960
+  _globals['_GETSTATERESPONSE_DETAILSENTRY']._serialized_end=1006
+  _globals['_PLUGINSERVICE']._serialized_start=1215
+  _globals['_PLUGINSERVICE']._serialized_end=1508
 # @@protoc_insertion_point(module_scope)

@@ -71,10 +71,12 @@ class ApplyResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[IntentResult, _Mapping]]] = ...) -> None: ...
 
 class RemoveRequest(_message.Message):
-    __slots__ = ("intents",)
+    __slots__ = ("intents", "references")
     INTENTS_FIELD_NUMBER: _ClassVar[int]
+    REFERENCES_FIELD_NUMBER: _ClassVar[int]
     intents: _containers.RepeatedCompositeFieldContainer[_intent_pb2.Intent]
-    def __init__(self, intents: _Optional[_Iterable[_Union[_intent_pb2.Intent, _Mapping]]] = ...) -> None: ...
+    references: _containers.RepeatedCompositeFieldContainer[_intent_pb2.Intent]
+    def __init__(self, intents: _Optional[_Iterable[_Union[_intent_pb2.Intent, _Mapping]]] = ..., references: _Optional[_Iterable[_Union[_intent_pb2.Intent, _Mapping]]] = ...) -> None: ...
 
 class RemoveResponse(_message.Message):
     __slots__ = ("results",)
