@@ -30,6 +30,7 @@ from tc.ir.errors import FieldError, InvalidIntentError
 from tc.ir.intent import Intent, IntentKind, check_labels, check_name
 from tc.ir.labels import EMPTY_LABELS, Labels
 from tc.ir.limits import DEFAULT_TTL
+from tc.ir.mesh import ClientRef, Location, Resolution, TlsMode, UpstreamTls, is_ip_literal
 from tc.ir.service import (
     DEFAULT_EXPOSURE,
     DEFAULT_NAMESPACE,
@@ -111,6 +112,24 @@ _DNS_POLICIES = {
     intent_pb2.DNS_POLICY_UPSERT_ONLY: DnsPolicy.UPSERT_ONLY,
     intent_pb2.DNS_POLICY_CREATE_ONLY: DnsPolicy.CREATE_ONLY,
 }
+_LOCATIONS = {
+    intent_pb2.LOCATION_UNSPECIFIED: Location.CLUSTER,
+    intent_pb2.LOCATION_CLUSTER: Location.CLUSTER,
+    intent_pb2.LOCATION_MESH_INTERNAL: Location.MESH_INTERNAL,
+    intent_pb2.LOCATION_MESH_EXTERNAL: Location.MESH_EXTERNAL,
+}
+# RESOLUTION_UNSPECIFIED depends on the endpoints: see _placement_from_proto.
+_RESOLUTIONS = {
+    intent_pb2.RESOLUTION_STATIC: Resolution.STATIC,
+    intent_pb2.RESOLUTION_DNS: Resolution.DNS,
+    intent_pb2.RESOLUTION_NONE: Resolution.NONE,
+}
+_TLS_MODES = {
+    intent_pb2.TLS_MODE_DISABLE: TlsMode.DISABLE,
+    intent_pb2.TLS_MODE_SIMPLE: TlsMode.SIMPLE,
+    intent_pb2.TLS_MODE_MUTUAL: TlsMode.MUTUAL,
+    intent_pb2.TLS_MODE_ISTIO_MUTUAL: TlsMode.ISTIO_MUTUAL,
+}
 _KINDS_TO_PROTO = {
     IntentKind.SERVICE: plugin_pb2.INTENT_KIND_SERVICE,
     IntentKind.DNS: plugin_pb2.INTENT_KIND_DNS,
@@ -139,6 +158,9 @@ _LB_ALGORITHMS_OUT = _reverse(_LB_ALGORITHMS)
 _HEALTH_CHECK_TYPES_OUT = _reverse(_HEALTH_CHECK_TYPES)
 _RECORD_TYPES_OUT = _reverse(_RECORD_TYPES)
 _DNS_POLICIES_OUT = _reverse(_DNS_POLICIES)
+_LOCATIONS_OUT = _reverse(_LOCATIONS)
+_RESOLUTIONS_OUT = _reverse(_RESOLUTIONS)
+_TLS_MODES_OUT = _reverse(_TLS_MODES)
 
 
 # --- wire -> IR --------------------------------------------------------------------------
@@ -228,7 +250,11 @@ def _service_from_proto(
             )
         )
     endpoints = []
+    all_ip = True  # so far: what an unset resolution means, as ServiceSpec._implied_resolution
     for e in s.endpoints:
+        address = e.address
+        if all_ip and not is_ip_literal(address):
+            all_ip = False
         locality = None
         if e.HasField("locality"):
             loc = e.locality
@@ -236,7 +262,7 @@ def _service_from_proto(
                 locality = Locality.trusted(region=loc.region, zone=loc.zone, sub_zone=loc.sub_zone)
         endpoints.append(
             Endpoint.trusted(
-                address=e.address,
+                address=address,
                 port=e.port or None,
                 weight=e.weight or 1,
                 subset=e.subset or None,
@@ -258,6 +284,7 @@ def _service_from_proto(
         dns = ServiceDns.trusted(
             zone=d.zone, ttl=d.ttl or DEFAULT_TTL, withdraw_unhealthy=d.withdraw_unhealthy
         )
+    location, resolution = _placement_from_proto(s, all_ip, errors)
     return ServiceSpec.trusted(
         name=s.name or intent_name,
         namespace=s.namespace or DEFAULT_NAMESPACE,
@@ -268,7 +295,35 @@ def _service_from_proto(
         traffic_policy=traffic_policy,
         health_check=health_check,
         dns=dns,
+        location=location,
+        resolution=resolution,
+        allowed_clients=tuple(
+            ClientRef.trusted(namespace=c.namespace, service_account=c.service_account or None)
+            for c in s.allowed_clients
+        )
+        if s.allowed_clients
+        else (),
     )
+
+
+def _placement_from_proto(
+    s: intent_pb2.ServiceSpec, all_ip: bool, errors: list[FieldError]
+) -> tuple[Location, Resolution]:
+    """Location and resolution, with the resolution's default filled from the endpoints."""
+    default = Resolution.STATIC if all_ip else Resolution.DNS
+    wire_location, wire_resolution = s.location, s.resolution
+    location = _LOCATIONS.get(wire_location)
+    if location is None:
+        # Checked as whatever the resolution implies: a known non-default one is for outside.
+        known = _RESOLUTIONS.get(wire_resolution)
+        where = Location.CLUSTER if known is None or known is default else Location.MESH_INTERNAL
+        location = _enum(wire_location, _LOCATIONS, where, errors, "spec.service.location")
+    if not wire_resolution:
+        return location, default
+    # An unknown resolution is checked as one that needs nothing more of the service.
+    guess = default if location is Location.CLUSTER or s.endpoints else Resolution.NONE
+    resolution = _enum(wire_resolution, _RESOLUTIONS, guess, errors, "spec.service.resolution")
+    return location, resolution
 
 
 def _exposure_from_proto(x: intent_pb2.Exposure, errors: list[FieldError]) -> Exposure:
@@ -331,6 +386,15 @@ def _traffic_policy_from_proto(
                 max_requests=c.max_requests or None,
                 max_requests_per_connection=c.max_requests_per_connection or None,
             )
+    upstream_tls = None
+    if t.HasField("upstream_tls"):
+        u = t.upstream_tls
+        upstream_tls = UpstreamTls.trusted(
+            # Simple allows and requires no more than what the other fields hold.
+            mode=_enum(u.mode, _TLS_MODES, TlsMode.SIMPLE, errors, f"{at}.upstream_tls.mode"),
+            credential_name=u.credential_name or None,
+            sni=u.sni or None,
+        )
     return TrafficPolicy.trusted(
         lb_algorithm=_enum(
             t.lb_algorithm,
@@ -352,6 +416,7 @@ def _traffic_policy_from_proto(
         retries=retries,
         outlier_detection=outlier,
         connection_limits=limits,
+        upstream_tls=upstream_tls,
     )
 
 
@@ -534,6 +599,12 @@ def _service_to_proto(spec: ServiceSpec, s: intent_pb2.ServiceSpec) -> None:
         s.dns.zone = spec.dns.zone
         s.dns.ttl = spec.dns.ttl
         s.dns.withdraw_unhealthy = spec.dns.withdraw_unhealthy
+    s.location = _LOCATIONS_OUT[spec.location]
+    s.resolution = _RESOLUTIONS_OUT[spec.resolution]
+    for client in spec.allowed_clients:
+        s.allowed_clients.add(
+            namespace=client.namespace, service_account=client.service_account or ""
+        )
 
 
 def _traffic_policy_to_proto(policy: TrafficPolicy, t: intent_pb2.TrafficPolicy) -> None:
@@ -562,6 +633,11 @@ def _traffic_policy_to_proto(policy: TrafficPolicy, t: intent_pb2.TrafficPolicy)
         c.max_pending_requests = limits.max_pending_requests or 0
         c.max_requests = limits.max_requests or 0
         c.max_requests_per_connection = limits.max_requests_per_connection or 0
+    if policy.upstream_tls is not None:
+        tls, u = policy.upstream_tls, t.upstream_tls
+        u.mode = _TLS_MODES_OUT[tls.mode]  # never unspecified, so the message is present
+        u.credential_name = tls.credential_name or ""
+        u.sni = tls.sni or ""
 
 
 def _dns_to_proto(spec: DnsSpec, d: intent_pb2.DnsSpec) -> None:

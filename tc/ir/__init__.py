@@ -10,6 +10,7 @@ from tc.ir.dns import DnsPolicy, DnsRecord, DnsSpec, RecordType
 from tc.ir.errors import FieldError, InvalidIntentError
 from tc.ir.intent import Intent, IntentKind, Spec
 from tc.ir.labels import Labels
+from tc.ir.mesh import ClientRef, Location, Resolution, TlsMode, UpstreamTls
 from tc.ir.service import (
     ConnectionLimits,
     Endpoint,
@@ -37,6 +38,7 @@ from tc.ir.workload import (
 )
 
 __all__ = [
+    "ClientRef",
     "ConnectionLimits",
     "DnsPolicy",
     "DnsRecord",
@@ -56,17 +58,21 @@ __all__ = [
     "Labels",
     "LbAlgorithm",
     "Locality",
+    "Location",
     "Mirror",
     "OutlierDetection",
     "Port",
     "Protocol",
     "RecordType",
+    "Resolution",
     "RetryPolicy",
     "ServiceDns",
     "ServiceSpec",
     "Spec",
+    "TlsMode",
     "TrafficPolicy",
     "TrafficSplit",
+    "UpstreamTls",
     "Visibility",
     "WorkloadSpec",
 ]

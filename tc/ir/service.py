@@ -2,8 +2,9 @@
 
 Mirrors tc.v1.ServiceSpec field for field, with every default filled in so that renderers
 never guess: a port has its name and target port, an endpoint its weight, a traffic policy
-its load-balancing algorithm, a health check its timings. "Unset" survives only where it
-means something different from any value (no retry policy, no health check, no DNS).
+its load-balancing algorithm, a health check its timings, a service its location and
+resolution. "Unset" survives only where it means something different from any value (no
+retry policy, no health check, no DNS, the mesh's default upstream TLS).
 
 Durations are float seconds; zero-means-default numbers from the wire are None or the
 default here, never 0, so one IR value has exactly one wire form.
@@ -23,6 +24,14 @@ from tc.ir.limits import (
     optional_port_problem,
     port_problem,
     positive_problem,
+)
+from tc.ir.mesh import (
+    ClientRef,
+    Location,
+    Resolution,
+    TlsMode,
+    UpstreamTls,
+    is_ip_literal,
 )
 from tc.ir.syntax import (
     address_problem,
@@ -324,6 +333,9 @@ class TrafficPolicy(IRModel):
     """None: the data plane's default retries, which differ from none (attempts 0)."""
     outlier_detection: OutlierDetection | None = None
     connection_limits: ConnectionLimits = NO_CONNECTION_LIMITS
+    upstream_tls: UpstreamTls | None = None
+    """None: the mesh's default (Istio: istio-mutual to endpoints with a sidecar, else
+    whatever the client sends)."""
 
     def check(self, path: str, out: list[FieldError]) -> None:
         _check_duration(self.connect_timeout, path, "connect_timeout", out)
@@ -333,6 +345,8 @@ class TrafficPolicy(IRModel):
         if self.outlier_detection is not None:
             self.outlier_detection.check(at(path, "outlier_detection"), out)
         self.connection_limits.check(at(path, "connection_limits"), out)
+        if self.upstream_tls is not None:
+            self.upstream_tls.check(at(path, "upstream_tls"), out)
 
 
 DEFAULT_TRAFFIC_POLICY = TrafficPolicy.model_construct(
@@ -342,6 +356,7 @@ DEFAULT_TRAFFIC_POLICY = TrafficPolicy.model_construct(
     retries=None,
     outlier_detection=None,
     connection_limits=NO_CONNECTION_LIMITS,
+    upstream_tls=None,
 )
 
 
@@ -436,11 +451,30 @@ class ServiceSpec(IRModel):
     traffic_policy: TrafficPolicy = DEFAULT_TRAFFIC_POLICY
     health_check: HealthCheck | None = None
     dns: ServiceDns | None = None
+    location: Location = Location.CLUSTER
+    resolution: Resolution = Resolution.STATIC
+    """Left out when built by code: what the wire's unspecified means, STATIC when every
+    endpoint address is an IP address (or there are no endpoints), DNS otherwise. Anything
+    else is only for services outside the cluster."""
+    allowed_clients: tuple[ClientRef, ...] = ()
+    """Workloads allowed to call the service; empty: no restriction."""
 
     @property
     def subsets(self) -> frozenset[str]:
         """The subsets the endpoints declare: what a workload intent may route to."""
         return frozenset(e.subset for e in self.endpoints if e.subset is not None)
+
+    def _implied_resolution(self) -> Resolution:
+        """What an unset resolution means: STATIC when every endpoint address is an IP
+        address (also when there are no endpoints), DNS otherwise."""
+        for endpoint in self.endpoints:
+            if not is_ip_literal(endpoint.address):
+                return Resolution.DNS
+        return Resolution.STATIC
+
+    def fill_defaults(self) -> None:
+        if "resolution" not in self.model_fields_set:
+            self._set("resolution", self._implied_resolution())
 
     def check(self, path: str, out: list[FieldError]) -> None:
         # Left empty only by code that builds a spec on its own; Intent fills it in.
@@ -451,9 +485,10 @@ class ServiceSpec(IRModel):
         problem = dns1123_label_problem(self.namespace)
         if problem is not None:
             out.append(FieldError(at(path, "namespace"), problem))
+        outside = self.location is not Location.CLUSTER
         self._check_hosts(path, out)
         self._check_ports(path, out)
-        self._check_endpoints(path, out)
+        self._check_endpoints(path, out, outside and self.resolution is Resolution.STATIC)
         self.exposure.check(at(path, "exposure"), out)
         self.traffic_policy.check(at(path, "traffic_policy"), out)
         if self.health_check is not None:
@@ -462,6 +497,18 @@ class ServiceSpec(IRModel):
             self.dns.check(at(path, "dns"), out)
             if not self.hosts:
                 out.append(FieldError(at(path, "hosts"), "at least one host is required with dns"))
+        if outside:
+            self._check_outside_cluster(path, out)
+        elif self.resolution is not self._implied_resolution():
+            out.append(
+                FieldError(
+                    at(path, "resolution"),
+                    f"{self.resolution} is only for services outside the cluster "
+                    "(location mesh-internal or mesh-external): leave it unset",
+                )
+            )
+        if self.allowed_clients:
+            self._check_allowed_clients(path, out)
 
     def _check_hosts(self, path: str, out: list[FieldError]) -> None:
         seen: dict[str, int] = {}
@@ -496,12 +543,16 @@ class ServiceSpec(IRModel):
                     FieldError(f"{where}.name", duplicate_message(port.name, f"ports[{first}]"))
                 )
 
-    def _check_endpoints(self, path: str, out: list[FieldError]) -> None:
+    def _check_endpoints(self, path: str, out: list[FieldError], static: bool) -> None:
+        """`static`: every address must be an IP address (resolution static, outside)."""
         seen: dict[tuple[str, int | None], int] = {}
         for i, endpoint in enumerate(self.endpoints):
             where = at(path, f"endpoints[{i}]")
             before = len(out)
             endpoint.check(where, out)
+            if static and len(out) == before and not is_ip_literal(endpoint.address):
+                message = "must be an IP address with resolution static"
+                out.append(FieldError(f"{where}.address", message))
             if len(out) > before:
                 continue  # only otherwise valid endpoints can be duplicates worth reporting
             first = seen.setdefault((endpoint.address, endpoint.port), i)
@@ -512,3 +563,79 @@ class ServiceSpec(IRModel):
                     else f"{endpoint.address} port {endpoint.port}"
                 )
                 out.append(FieldError(where, f"{shown} is already used by endpoints[{first}]"))
+
+    def _check_outside_cluster(self, path: str, out: list[FieldError]) -> None:
+        """A service outside the cluster is a ServiceEntry: hosts are how clients reach it,
+        and the resolution says what the endpoints are."""
+        if not self.hosts and self.dns is None:  # with dns, reported once above
+            message = f"at least one host is required with location {self.location}"
+            out.append(FieldError(at(path, "hosts"), message))
+        resolution = self.resolution
+        if resolution is Resolution.STATIC and not self.endpoints:
+            out.append(
+                FieldError(
+                    at(path, "endpoints"),
+                    "at least one endpoint is required with resolution static "
+                    "(or set resolution dns to resolve the hosts)",
+                )
+            )
+        elif resolution is Resolution.NONE and self.endpoints:
+            out.append(
+                FieldError(
+                    at(path, "endpoints"),
+                    "must be empty with resolution none "
+                    "(traffic goes to the address the client connected to)",
+                )
+            )
+        elif resolution is Resolution.DNS and not self.endpoints:
+            # The hosts themselves are looked up: a wildcard has no address.
+            for i, host in enumerate(self.hosts):
+                if host.startswith("*.") and fqdn_problem(host, wildcard=True) is None:
+                    out.append(
+                        FieldError(
+                            at(path, f"hosts[{i}]"),
+                            "must not be a wildcard with resolution dns and no endpoints "
+                            "(the hosts themselves are resolved)",
+                        )
+                    )
+        tls = self.traffic_policy.upstream_tls
+        if (
+            tls is not None
+            and tls.mode is TlsMode.ISTIO_MUTUAL
+            and self.location is Location.MESH_EXTERNAL
+        ):
+            out.append(
+                FieldError(
+                    at(path, "traffic_policy.upstream_tls.mode"),
+                    "istio-mutual needs the mesh's sidecars on the endpoints: "
+                    "not for location mesh-external",
+                )
+            )
+
+    def _check_allowed_clients(self, path: str, out: list[FieldError]) -> None:
+        # A whole namespace already allows each of its service accounts: listing one of
+        # them as well is the same rule twice, refused like any other duplicate.
+        valid: list[tuple[int, ClientRef]] = []
+        namespaces: dict[str, int] = {}
+        for i, client in enumerate(self.allowed_clients):
+            before = len(out)
+            client.check(at(path, f"allowed_clients[{i}]"), out)
+            if len(out) == before:
+                valid.append((i, client))
+                if client.service_account is None:
+                    namespaces.setdefault(client.namespace, i)
+        accounts: dict[tuple[str, str], int] = {}
+        for i, client in valid:
+            whole = namespaces.get(client.namespace)
+            if client.service_account is None:
+                message = None if whole == i else f"already listed as allowed_clients[{whole}]"
+            elif whole is not None:
+                message = (
+                    f"already allowed by allowed_clients[{whole}], "
+                    f'which allows every workload in namespace "{client.namespace}"'
+                )
+            else:
+                first = accounts.setdefault((client.namespace, client.service_account), i)
+                message = None if first == i else f"already listed as allowed_clients[{first}]"
+            if message is not None:
+                out.append(FieldError(at(path, f"allowed_clients[{i}]"), message))

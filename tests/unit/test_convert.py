@@ -56,6 +56,7 @@ FULL_SERVICE: dict[str, Any] = {
                 "max_ejection_percent": 50,
             },
             "connection_limits": {"max_connections": 100, "max_requests_per_connection": 1},
+            "upstream_tls": {"mode": "TLS_MODE_ISTIO_MUTUAL", "sni": "checkout.shop.internal"},
         },
         "health_check": {
             "type": "HEALTH_CHECK_TYPE_HTTP",
@@ -67,6 +68,30 @@ FULL_SERVICE: dict[str, Any] = {
             "port": 8081,
         },
         "dns": {"zone": "example.com", "ttl": 60, "withdraw_unhealthy": True},
+        "location": "LOCATION_CLUSTER",
+        "allowed_clients": [
+            {"namespace": "shop"},
+            {"namespace": "web", "service_account": "frontend"},
+        ],
+    },
+}
+EXTERNAL_SERVICE: dict[str, Any] = {
+    "name": "payments-api",
+    "service": {
+        "namespace": "shop",
+        "hosts": ["api.payments.example"],
+        "ports": [{"number": 443, "protocol": "PROTOCOL_TLS"}],
+        "endpoints": [{"address": "eu.api.payments.example"}, {"address": "192.0.2.10"}],
+        "location": "LOCATION_MESH_EXTERNAL",
+        "resolution": "RESOLUTION_DNS",
+        "traffic_policy": {
+            "upstream_tls": {
+                "mode": "TLS_MODE_MUTUAL",
+                "credential_name": "payments-client",
+                "sni": "api.payments.example",
+            }
+        },
+        "allowed_clients": [{"namespace": "shop", "service_account": "checkout"}],
     },
 }
 FULL_DNS: dict[str, Any] = {
@@ -110,8 +135,8 @@ MINIMAL_SERVICE: dict[str, Any] = {
 
 @pytest.mark.parametrize(
     "doc",
-    [FULL_SERVICE, FULL_DNS, FULL_WORKLOAD, MINIMAL_SERVICE],
-    ids=["service", "dns", "workload", "minimal"],
+    [FULL_SERVICE, EXTERNAL_SERVICE, FULL_DNS, FULL_WORKLOAD, MINIMAL_SERVICE],
+    ids=["service", "external-service", "dns", "workload", "minimal"],
 )
 def test_round_trip_is_a_fixed_point(doc: dict[str, Any]) -> None:
     intent = convert.intent_from_proto(parse(doc))
@@ -157,6 +182,7 @@ def test_full_service_maps_every_field() -> None:
             consecutive_5xx_errors=7, interval=2.0, base_ejection_time=45.0, max_ejection_percent=50
         ),
         connection_limits=ir.ConnectionLimits(max_connections=100, max_requests_per_connection=1),
+        upstream_tls=ir.UpstreamTls(mode=ir.TlsMode.ISTIO_MUTUAL, sni="checkout.shop.internal"),
     )
     assert spec.health_check == ir.HealthCheck(
         type=ir.HealthCheckType.HTTP,
@@ -168,6 +194,67 @@ def test_full_service_maps_every_field() -> None:
         port=8081,
     )
     assert spec.dns == ir.ServiceDns(zone="example.com", ttl=60, withdraw_unhealthy=True)
+    assert spec.location is ir.Location.CLUSTER
+    # Unspecified, and an endpoint is a host name: what the endpoints imply.
+    assert spec.resolution is ir.Resolution.DNS
+    assert spec.allowed_clients == (
+        ir.ClientRef(namespace="shop"),
+        ir.ClientRef(namespace="web", service_account="frontend"),
+    )
+
+
+def test_service_outside_the_cluster_maps_every_field() -> None:
+    spec = convert.intent_from_proto(parse(EXTERNAL_SERVICE)).spec
+    assert isinstance(spec, ir.ServiceSpec)
+    assert spec.location is ir.Location.MESH_EXTERNAL
+    assert spec.resolution is ir.Resolution.DNS
+    assert spec.traffic_policy.upstream_tls == ir.UpstreamTls(
+        mode=ir.TlsMode.MUTUAL, credential_name="payments-client", sni="api.payments.example"
+    )
+    assert spec.allowed_clients == (ir.ClientRef(namespace="shop", service_account="checkout"),)
+    wire = convert.intent_to_proto(convert.intent_from_proto(parse(EXTERNAL_SERVICE))).service
+    assert wire.location == intent_pb2.LOCATION_MESH_EXTERNAL
+    assert wire.resolution == intent_pb2.RESOLUTION_DNS
+    assert wire.traffic_policy.upstream_tls.mode == intent_pb2.TLS_MODE_MUTUAL
+    assert wire.traffic_policy.upstream_tls.credential_name == "payments-client"
+    assert list(wire.allowed_clients) == [
+        intent_pb2.ClientRef(namespace="shop", service_account="checkout")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("location", "addresses", "expected"),
+    [
+        ("LOCATION_CLUSTER", [], ir.Resolution.STATIC),
+        ("LOCATION_CLUSTER", ["10.0.0.1", "2001:db8::1"], ir.Resolution.STATIC),
+        ("LOCATION_CLUSTER", ["10.0.0.1", "backend"], ir.Resolution.DNS),
+        ("LOCATION_MESH_INTERNAL", ["10.0.0.1"], ir.Resolution.STATIC),
+        ("LOCATION_MESH_EXTERNAL", ["db.example.net"], ir.Resolution.DNS),
+    ],
+)
+def test_unspecified_resolution_follows_the_endpoints(
+    location: str, addresses: list[str], expected: ir.Resolution
+) -> None:
+    doc = {
+        "name": "db",
+        "service": {
+            "hosts": ["db.example.com"],
+            "ports": [{"number": 5432, "protocol": "PROTOCOL_TCP"}],
+            "endpoints": [{"address": a} for a in addresses],
+            "location": location,
+        },
+    }
+    intent = convert.intent_from_proto(parse(doc))
+    assert isinstance(intent.spec, ir.ServiceSpec)
+    assert intent.spec.resolution is expected
+    wire = convert.intent_to_proto(intent).service
+    assert (
+        wire.resolution
+        == {
+            ir.Resolution.STATIC: intent_pb2.RESOLUTION_STATIC,
+            ir.Resolution.DNS: intent_pb2.RESOLUTION_DNS,
+        }[expected]
+    )
 
 
 def test_dns_and_workload_map_every_field() -> None:
@@ -245,6 +332,9 @@ def test_defaults_are_filled_and_written_out() -> None:
         healthy_threshold=2,
     )
     assert spec.dns is not None and spec.dns.ttl == 300
+    assert (spec.location, spec.resolution) == (ir.Location.CLUSTER, ir.Resolution.STATIC)
+    assert spec.allowed_clients == ()
+    assert spec.traffic_policy.upstream_tls is None
 
     wire = convert.intent_to_proto(intent).service
     assert (wire.name, wire.namespace) == ("web", "default")
@@ -255,6 +345,9 @@ def test_defaults_are_filled_and_written_out() -> None:
     assert wire.traffic_policy.HasField("retries")  # present: attempts 0 means "no retries"
     assert wire.health_check.interval.seconds == 10
     assert wire.dns.ttl == 300
+    assert wire.location == intent_pb2.LOCATION_CLUSTER
+    assert wire.resolution == intent_pb2.RESOLUTION_STATIC
+    assert not wire.traffic_policy.HasField("upstream_tls")  # unset: the mesh's default
 
 
 # Pairs that mean the same spec: one leaves defaults out, the other spells them out.
@@ -278,9 +371,54 @@ SAME_SPEC = [
                     "lb_algorithm": "LB_ALGORITHM_ROUND_ROBIN",
                     "connection_limits": {},
                 },
+                "location": "LOCATION_CLUSTER",
+                "resolution": "RESOLUTION_STATIC",
             }
         },
         id="service",
+    ),
+    pytest.param(
+        {
+            "service": {
+                "ports": [{"number": 80, "protocol": "PROTOCOL_HTTP"}],
+                "endpoints": [{"address": "10.0.0.1"}, {"address": "backend"}],
+                "allowed_clients": [{"namespace": "shop"}],
+            }
+        },
+        {
+            "service": {
+                "ports": [{"number": 80, "protocol": "PROTOCOL_HTTP"}],
+                "endpoints": [{"address": "10.0.0.1"}, {"address": "backend"}],
+                "location": "LOCATION_CLUSTER",
+                "resolution": "RESOLUTION_DNS",
+                "allowed_clients": [{"namespace": "shop", "service_account": ""}],
+            }
+        },
+        id="service-resolution-dns",
+    ),
+    pytest.param(
+        {
+            "service": {
+                "hosts": ["db.example.com"],
+                "ports": [{"number": 5432, "protocol": "PROTOCOL_TCP"}],
+                "endpoints": [{"address": "192.0.2.1"}],
+                "location": "LOCATION_MESH_EXTERNAL",
+                "traffic_policy": {"upstream_tls": {"mode": "TLS_MODE_SIMPLE"}},
+            }
+        },
+        {
+            "service": {
+                "hosts": ["db.example.com"],
+                "ports": [{"number": 5432, "protocol": "PROTOCOL_TCP"}],
+                "endpoints": [{"address": "192.0.2.1"}],
+                "location": "LOCATION_MESH_EXTERNAL",
+                "resolution": "RESOLUTION_STATIC",
+                "traffic_policy": {
+                    "upstream_tls": {"mode": "TLS_MODE_SIMPLE", "credential_name": "", "sni": ""}
+                },
+            }
+        },
+        id="service-outside",
     ),
     pytest.param(
         {
@@ -462,7 +600,9 @@ def _models(model: BaseModel) -> list[BaseModel]:
     return found
 
 
-@pytest.mark.parametrize("doc", [FULL_SERVICE, FULL_DNS, FULL_WORKLOAD, MINIMAL_SERVICE])
+@pytest.mark.parametrize(
+    "doc", [FULL_SERVICE, EXTERNAL_SERVICE, FULL_DNS, FULL_WORKLOAD, MINIMAL_SERVICE]
+)
 def test_converted_models_equal_code_built_ones(doc: dict[str, Any]) -> None:
     """The fast path builds the same objects pydantic's own validation would."""
     intent = convert.intent_from_proto(parse(doc))

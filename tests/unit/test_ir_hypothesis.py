@@ -139,6 +139,8 @@ arbitrary_service = st.builds(
             max_requests=uint32,
             max_requests_per_connection=uint32,
         ),
+        upstream_tls=st.none()
+        | st.builds(intent_pb2.UpstreamTls, mode=enum, credential_name=text, sni=text),
     ),
     health_check=st.none()
     | st.builds(
@@ -154,6 +156,9 @@ arbitrary_service = st.builds(
     ),
     dns=st.none()
     | st.builds(intent_pb2.ServiceDns, zone=text, ttl=uint32, withdraw_unhealthy=st.booleans()),
+    location=enum,
+    resolution=enum,
+    allowed_clients=lists(st.builds(intent_pb2.ClientRef, namespace=text, service_account=text)),
 )
 arbitrary_dns = st.builds(
     intent_pb2.DnsSpec,
@@ -250,6 +255,12 @@ LB_ALGORITHMS = [
     intent_pb2.LB_ALGORITHM_RING_HASH,
     intent_pb2.LB_ALGORITHM_MAGLEV,
 ]
+TLS_MODES = [
+    intent_pb2.TLS_MODE_DISABLE,
+    intent_pb2.TLS_MODE_SIMPLE,
+    intent_pb2.TLS_MODE_MUTUAL,
+    intent_pb2.TLS_MODE_ISTIO_MUTUAL,
+]
 DNS_POLICIES = [
     intent_pb2.DNS_POLICY_UNSPECIFIED,
     intent_pb2.DNS_POLICY_SYNC,
@@ -345,7 +356,59 @@ def valid_services(draw: st.DrawFn) -> intent_pb2.ServiceSpec:
     if hosts and publish:
         spec.dns.zone = "example.com"
         spec.dns.ttl = draw(st.integers(0, 2**31 - 1))
+    _place(draw, spec)
+    if draw(st.booleans()):
+        tls = spec.traffic_policy.upstream_tls
+        modes = TLS_MODES
+        if spec.location == intent_pb2.LOCATION_MESH_EXTERNAL:
+            modes = [m for m in modes if m != intent_pb2.TLS_MODE_ISTIO_MUTUAL]
+        tls.mode = draw(st.sampled_from(modes))
+        if tls.mode == intent_pb2.TLS_MODE_MUTUAL or (
+            tls.mode == intent_pb2.TLS_MODE_SIMPLE and draw(st.booleans())
+        ):
+            tls.credential_name = draw(st.lists(label, min_size=1, max_size=2).map(".".join))
+        if tls.mode != intent_pb2.TLS_MODE_DISABLE and draw(st.booleans()):
+            tls.sni = draw(host | label)
+    # Whole namespaces, and service accounts in the other namespaces.
+    for namespace in draw(st.lists(label, max_size=3, unique=True)):
+        accounts = draw(st.lists(label, max_size=2, unique=True))
+        for account in accounts or [""]:
+            spec.allowed_clients.add(namespace=namespace, service_account=account)
     return spec
+
+
+def _place(draw: st.DrawFn, spec: intent_pb2.ServiceSpec) -> None:
+    """A location, and a resolution that the location and the endpoints allow."""
+    location = draw(
+        st.sampled_from(
+            [
+                intent_pb2.LOCATION_UNSPECIFIED,
+                intent_pb2.LOCATION_CLUSTER,
+                intent_pb2.LOCATION_MESH_INTERNAL,
+                intent_pb2.LOCATION_MESH_EXTERNAL,
+            ]
+        )
+    )
+    spec.location = location
+    implied = (
+        intent_pb2.RESOLUTION_STATIC
+        if all(":" in e.address or e.address[-1].isdigit() for e in spec.endpoints)
+        else intent_pb2.RESOLUTION_DNS
+    )
+    if location in (intent_pb2.LOCATION_UNSPECIFIED, intent_pb2.LOCATION_CLUSTER):
+        allowed = [implied]
+    else:
+        if not spec.hosts:
+            spec.hosts.append(draw(host))
+        if not spec.endpoints:
+            allowed = [intent_pb2.RESOLUTION_DNS, intent_pb2.RESOLUTION_NONE]
+        elif implied == intent_pb2.RESOLUTION_STATIC:
+            allowed = [intent_pb2.RESOLUTION_STATIC, intent_pb2.RESOLUTION_DNS]
+        else:
+            allowed = [intent_pb2.RESOLUTION_DNS]
+    resolution = draw(st.sampled_from(allowed))
+    # Unspecified wherever it means the same.
+    spec.resolution = 0 if resolution == implied and draw(st.booleans()) else resolution
 
 
 @st.composite

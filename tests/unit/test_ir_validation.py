@@ -66,6 +66,10 @@ RETRY_ON = (
     "use one of Envoy's (5xx, gateway-error, connect-failure, reset, ...) or an HTTP status code"
 )
 RETRIES = "spec.service.traffic_policy.retries"
+TLS = "spec.service.traffic_policy.upstream_tls"
+OUTSIDE = "is only for services outside the cluster (location mesh-internal or mesh-external): "
+OUTSIDE += "leave it unset"
+EXTERNAL = {"service.location": "LOCATION_MESH_EXTERNAL"}
 SRV = 'must be "priority weight port target", e.g. "10 5 5060 sip.example.com"'
 
 
@@ -552,6 +556,143 @@ CASES = [
         "spec.service.traffic_policy.outlier_detection.interval: must be greater than 0",
         "spec.service.traffic_policy.outlier_detection.base_ejection_time: must be greater than 0",
     ),
+    # --- service: upstream TLS --------------------------------------------------------
+    case(
+        "upstream-tls-simple-ok",
+        SERVICE,
+        {
+            "service.traffic_policy.upstream_tls": {
+                "mode": "TLS_MODE_SIMPLE",
+                "credential_name": "db-ca.v2",
+                "sni": "db.internal.example.com",
+            }
+        },
+    ),
+    case(
+        "upstream-tls-simple-bare-ok",
+        SERVICE,
+        {"service.traffic_policy.upstream_tls": {"mode": "TLS_MODE_SIMPLE"}},
+    ),
+    case(
+        "upstream-tls-mutual-ok",
+        SERVICE,
+        {
+            "service.traffic_policy.upstream_tls": {
+                "mode": "TLS_MODE_MUTUAL",
+                "credential_name": "client-cert",
+                "sni": "localhost",
+            }
+        },
+    ),
+    case(
+        "upstream-tls-istio-mutual-ok",
+        SERVICE,
+        {"service.traffic_policy.upstream_tls": {"mode": "TLS_MODE_ISTIO_MUTUAL", "sni": "a.b"}},
+    ),
+    case(
+        "upstream-tls-disable-ok",
+        SERVICE,
+        {"service.traffic_policy.upstream_tls": {"mode": "TLS_MODE_DISABLE"}},
+    ),
+    case(
+        "upstream-tls-empty",
+        SERVICE,
+        {"service.traffic_policy.upstream_tls": {}},
+        f"{TLS}.mode: required",
+    ),
+    case(
+        "upstream-tls-mode-missing-no-follow-on",
+        SERVICE,
+        {"service.traffic_policy.upstream_tls": {"credential_name": "ca", "sni": "db.example.com"}},
+        f"{TLS}.mode: required",
+    ),
+    case(
+        "upstream-tls-mode-unknown",
+        SERVICE,
+        {"service.traffic_policy.upstream_tls": {"mode": 9}},
+        f"{TLS}.mode: unknown value 9",
+    ),
+    case(
+        "upstream-tls-mutual-without-credential",
+        SERVICE,
+        {"service.traffic_policy.upstream_tls": {"mode": "TLS_MODE_MUTUAL"}},
+        f"{TLS}.credential_name: required when mode is mutual",
+    ),
+    case(
+        "upstream-tls-credential-with-disable",
+        SERVICE,
+        {
+            "service.traffic_policy.upstream_tls": {
+                "mode": "TLS_MODE_DISABLE",
+                "credential_name": "c",
+            }
+        },
+        f"{TLS}.credential_name: only allowed when mode is simple or mutual",
+    ),
+    case(
+        "upstream-tls-credential-with-istio-mutual",
+        SERVICE,
+        {
+            "service.traffic_policy.upstream_tls": {
+                "mode": "TLS_MODE_ISTIO_MUTUAL",
+                "credential_name": "c",
+            }
+        },
+        f"{TLS}.credential_name: only allowed when mode is simple or mutual",
+    ),
+    case(
+        "upstream-tls-credential-bad",
+        SERVICE,
+        {
+            "service.traffic_policy.upstream_tls": {
+                "mode": "TLS_MODE_SIMPLE",
+                "credential_name": "My CA",
+            }
+        },
+        f"{TLS}.credential_name: {SUBDOMAIN}",
+    ),
+    case(
+        "upstream-tls-sni-with-disable",
+        SERVICE,
+        {"service.traffic_policy.upstream_tls": {"mode": "TLS_MODE_DISABLE", "sni": "a.example"}},
+        f"{TLS}.sni: not allowed when mode is disable",
+    ),
+    case(
+        "upstream-tls-sni-bad",
+        SERVICE,
+        {"service.traffic_policy.upstream_tls": {"mode": "TLS_MODE_SIMPLE", "sni": "db..example"}},
+        f"{TLS}.sni: must not have empty labels",
+    ),
+    case(
+        "upstream-tls-sni-ip",
+        SERVICE,
+        {"service.traffic_policy.upstream_tls": {"mode": "TLS_MODE_SIMPLE", "sni": "10.0.0.1"}},
+        f"{TLS}.sni: the last label must not be all digits",
+    ),
+    case(
+        "upstream-tls-sni-wildcard",
+        SERVICE,
+        {"service.traffic_policy.upstream_tls": {"mode": "TLS_MODE_SIMPLE", "sni": "*.example"}},
+        f"{TLS}.sni: must not contain '*'",
+    ),
+    case(
+        "upstream-tls-istio-mutual-outside-mesh",
+        SERVICE,
+        {
+            **EXTERNAL,
+            "service.traffic_policy.upstream_tls": {"mode": "TLS_MODE_ISTIO_MUTUAL"},
+        },
+        f"{TLS}.mode: istio-mutual needs the mesh's sidecars on the endpoints: "
+        "not for location mesh-external",
+    ),
+    case(
+        "upstream-tls-istio-mutual-mesh-internal-ok",
+        SERVICE,
+        {
+            "service.location": "LOCATION_MESH_INTERNAL",
+            "service.traffic_policy.upstream_tls": {"mode": "TLS_MODE_ISTIO_MUTUAL"},
+        },
+    ),
     # --- service: health check --------------------------------------------------------
     case(
         "health-http-ok",
@@ -670,6 +811,240 @@ CASES = [
         SERVICE,
         {"service.dns": {"zone": "example.com"}, "service.hosts": []},
         "spec.service.hosts: at least one host is required with dns",
+    ),
+    # --- service: location and resolution ---------------------------------------------
+    case("cluster-explicit-ok", SERVICE, {"service.location": "LOCATION_CLUSTER"}),
+    case(
+        "cluster-resolution-as-implied-ok",
+        SERVICE,
+        {"service.resolution": "RESOLUTION_STATIC"},
+    ),
+    case(
+        "cluster-resolution-dns-implied-by-host-ok",
+        SERVICE,
+        {"service.endpoints.1.address": "backend.internal", "service.resolution": "RESOLUTION_DNS"},
+    ),
+    case(
+        "cluster-resolution-dns",
+        SERVICE,
+        {"service.resolution": "RESOLUTION_DNS"},
+        f"spec.service.resolution: dns {OUTSIDE}",
+    ),
+    case(
+        "cluster-resolution-none",
+        SERVICE,
+        {"service.resolution": "RESOLUTION_NONE"},
+        f"spec.service.resolution: none {OUTSIDE}",
+    ),
+    case(
+        "cluster-resolution-static-with-host",
+        SERVICE,
+        {
+            "service.endpoints.1.address": "backend.internal",
+            "service.resolution": "RESOLUTION_STATIC",
+        },
+        f"spec.service.resolution: static {OUTSIDE}",
+    ),
+    case(
+        "location-unknown",
+        SERVICE,
+        {"service.location": 9},
+        "spec.service.location: unknown value 9",
+    ),
+    case(
+        "location-unknown-no-follow-on",
+        SERVICE,
+        {"service.location": 9, "service.resolution": "RESOLUTION_DNS"},
+        "spec.service.location: unknown value 9",
+    ),
+    case(
+        "location-and-resolution-unknown",
+        SERVICE,
+        {"service.location": 9, "service.resolution": 7, "service.hosts": []},
+        "spec.service.location: unknown value 9",
+        "spec.service.resolution: unknown value 7",
+    ),
+    case(
+        "resolution-unknown",
+        SERVICE,
+        {"service.resolution": 7},
+        "spec.service.resolution: unknown value 7",
+    ),
+    case(
+        "resolution-unknown-outside-no-follow-on",
+        SERVICE,
+        {**EXTERNAL, "service.resolution": 7, "service.endpoints": []},
+        "spec.service.resolution: unknown value 7",
+    ),
+    case("outside-static-implied-ok", SERVICE, EXTERNAL),
+    case(
+        "outside-static-ipv6-ok",
+        SERVICE,
+        {
+            "service.location": "LOCATION_MESH_INTERNAL",
+            "service.resolution": "RESOLUTION_STATIC",
+            "service.endpoints.1.address": "2001:db8::7",
+        },
+    ),
+    case(
+        "outside-dns-ok",
+        SERVICE,
+        {
+            **EXTERNAL,
+            "service.resolution": "RESOLUTION_DNS",
+            "service.endpoints.1.address": "db.example.net",
+        },
+    ),
+    case(
+        "outside-dns-implied-ok",
+        SERVICE,
+        {**EXTERNAL, "service.endpoints.1.address": "db.example.net"},
+    ),
+    case(
+        "outside-dns-no-endpoints-ok",
+        SERVICE,
+        {**EXTERNAL, "service.resolution": "RESOLUTION_DNS", "service.endpoints": []},
+    ),
+    case(
+        "outside-none-ok",
+        SERVICE,
+        {
+            **EXTERNAL,
+            "service.resolution": "RESOLUTION_NONE",
+            "service.endpoints": [],
+            "service.hosts": ["*.example.com"],
+        },
+    ),
+    case(
+        "outside-static-host-endpoint",
+        SERVICE,
+        {
+            **EXTERNAL,
+            "service.resolution": "RESOLUTION_STATIC",
+            "service.endpoints.1.address": "db.example.net",
+            "service.endpoints.2": {"address": "bad host"},
+        },
+        "spec.service.endpoints[1].address: must be an IP address with resolution static",
+        f"spec.service.endpoints[2].address: {ADDRESS}",
+    ),
+    case(
+        "outside-static-no-endpoints",
+        SERVICE,
+        {**EXTERNAL, "service.endpoints": []},
+        "spec.service.endpoints: at least one endpoint is required with resolution static "
+        "(or set resolution dns to resolve the hosts)",
+    ),
+    case(
+        "outside-none-with-endpoints",
+        SERVICE,
+        {**EXTERNAL, "service.resolution": "RESOLUTION_NONE"},
+        "spec.service.endpoints: must be empty with resolution none "
+        "(traffic goes to the address the client connected to)",
+    ),
+    case(
+        "outside-dns-wildcard-without-endpoints",
+        SERVICE,
+        {
+            **EXTERNAL,
+            "service.resolution": "RESOLUTION_DNS",
+            "service.endpoints": [],
+            "service.hosts": ["api.example.com", "*.example.com", "*.com"],
+        },
+        "spec.service.hosts[1]: must not be a wildcard with resolution dns and no endpoints "
+        "(the hosts themselves are resolved)",
+        f"spec.service.hosts[2]: {TWO_LABELS}",
+    ),
+    case(
+        "outside-dns-wildcard-with-endpoints-ok",
+        SERVICE,
+        {
+            **EXTERNAL,
+            "service.resolution": "RESOLUTION_DNS",
+            "service.hosts": ["*.example.com"],
+        },
+    ),
+    case(
+        "outside-no-hosts",
+        SERVICE,
+        {"service.location": "LOCATION_MESH_INTERNAL", "service.hosts": []},
+        "spec.service.hosts: at least one host is required with location mesh-internal",
+    ),
+    case(
+        "outside-no-hosts-with-dns-reported-once",
+        SERVICE,
+        {**EXTERNAL, "service.hosts": [], "service.dns": {"zone": "example.com"}},
+        "spec.service.hosts: at least one host is required with dns",
+    ),
+    # --- service: allowed clients -----------------------------------------------------
+    case(
+        "allowed-clients-ok",
+        SERVICE,
+        {
+            "service.allowed_clients": [
+                {"namespace": "shop"},
+                {"namespace": "web", "service_account": "frontend"},
+                {"namespace": "web", "service_account": "frontend.v2"},
+                {"namespace": "ops", "service_account": "frontend"},
+            ]
+        },
+    ),
+    case(
+        "allowed-client-namespace-missing",
+        SERVICE,
+        {"service.allowed_clients": [{"service_account": "frontend"}]},
+        "spec.service.allowed_clients[0].namespace: required",
+    ),
+    case(
+        "allowed-client-namespace-bad",
+        SERVICE,
+        {"service.allowed_clients": [{"namespace": "shop.eu"}]},
+        f"spec.service.allowed_clients[0].namespace: {LABEL}",
+    ),
+    case(
+        "allowed-client-service-account-bad",
+        SERVICE,
+        {"service.allowed_clients": [{"namespace": "shop", "service_account": "Front End"}]},
+        f"spec.service.allowed_clients[0].service_account: {SUBDOMAIN}",
+    ),
+    case(
+        "allowed-client-duplicate-namespace",
+        SERVICE,
+        {"service.allowed_clients": [{"namespace": "shop"}, {"namespace": "shop"}]},
+        "spec.service.allowed_clients[1]: already listed as allowed_clients[0]",
+    ),
+    case(
+        "allowed-client-duplicate-service-account",
+        SERVICE,
+        {
+            "service.allowed_clients": [
+                {"namespace": "shop", "service_account": "cart"},
+                {"namespace": "web", "service_account": "cart"},
+                {"namespace": "shop", "service_account": "cart"},
+            ]
+        },
+        "spec.service.allowed_clients[2]: already listed as allowed_clients[0]",
+    ),
+    case(
+        "allowed-client-covered-by-namespace",
+        SERVICE,
+        {
+            "service.allowed_clients": [
+                {"namespace": "shop", "service_account": "cart"},
+                {"namespace": "shop"},
+                {"namespace": "shop", "service_account": "web"},
+            ]
+        },
+        "spec.service.allowed_clients[0]: already allowed by allowed_clients[1], "
+        'which allows every workload in namespace "shop"',
+        "spec.service.allowed_clients[2]: already allowed by allowed_clients[1], "
+        'which allows every workload in namespace "shop"',
+    ),
+    case(
+        "allowed-client-invalid-not-compared",
+        SERVICE,
+        {"service.allowed_clients": [{"namespace": "Shop"}, {"namespace": "Shop"}]},
+        f"spec.service.allowed_clients[0].namespace: {LABEL}",
+        f"spec.service.allowed_clients[1].namespace: {LABEL}",
     ),
     # --- dns --------------------------------------------------------------------------
     case(
@@ -1078,6 +1453,28 @@ def test_every_error_is_collected_in_field_order() -> None:
     ]
 
 
+def test_new_service_fields_are_reported_in_field_order() -> None:
+    doc = patched(
+        SERVICE,
+        {
+            "service.allowed_clients": [{"namespace": "shop"}, {"namespace": "shop"}],
+            "service.resolution": "RESOLUTION_NONE",
+            "service.location": "LOCATION_MESH_EXTERNAL",
+            "service.dns": {"zone": "example"},
+            "service.traffic_policy.upstream_tls": {"mode": "TLS_MODE_MUTUAL"},
+            "service.endpoints.0.weight": 500,
+        },
+    )
+    assert errors_of(doc) == [
+        "spec.service.endpoints: must be empty with resolution none "
+        "(traffic goes to the address the client connected to)",
+        "spec.service.endpoints[0].weight: must be at most 128",
+        "spec.service.traffic_policy.upstream_tls.credential_name: required when mode is mutual",
+        f"spec.service.dns.zone: {TWO_LABELS}",
+        "spec.service.allowed_clients[1]: already listed as allowed_clients[0]",
+    ]
+
+
 def test_invalid_intent_error_joins_messages_and_pickles() -> None:
     errors = (ir.FieldError("name", "required"), ir.FieldError("spec", "required"))
     exc = ir.InvalidIntentError(errors)
@@ -1126,6 +1523,10 @@ def test_code_built_models_get_the_same_defaults() -> None:
     assert spec.ports[0].target_port == 80
     assert spec.traffic_policy.lb_algorithm is ir.LbAlgorithm.ROUND_ROBIN
     assert spec.exposure.visibility is ir.Visibility.INTERNAL
+    assert spec.location is ir.Location.CLUSTER
+    assert spec.resolution is ir.Resolution.STATIC
+    assert spec.allowed_clients == ()
+    assert spec.traffic_policy.upstream_tls is None
     check = ir.HealthCheck(type=ir.HealthCheckType.HTTP)
     assert (check.path, check.interval, check.timeout) == ("/", 10.0, 1.0)
     assert (check.unhealthy_threshold, check.healthy_threshold) == (3, 2)
@@ -1211,6 +1612,100 @@ def test_code_built_models_get_the_same_defaults() -> None:
     ],
 )
 def test_code_built_models_refuse_bad_data(build: Any, message: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        build()
+    assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("addresses", "expected"),
+    [
+        pytest.param((), ir.Resolution.STATIC, id="no-endpoints"),
+        pytest.param(
+            ("10.0.0.1", "2001:db8::1", "::ffff:10.0.0.2"), ir.Resolution.STATIC, id="ips"
+        ),
+        pytest.param(("10.0.0.1", "db.example.com"), ir.Resolution.DNS, id="one-host"),
+        pytest.param(("web1",), ir.Resolution.DNS, id="host-ending-in-a-digit"),
+    ],
+)
+def test_code_built_resolution_follows_the_endpoints(
+    addresses: tuple[str, ...], expected: ir.Resolution
+) -> None:
+    endpoints = tuple(ir.Endpoint(address=a) for a in addresses)
+    spec = _service(endpoints=endpoints)
+    assert spec.resolution is expected
+    intent = ir.Intent(name="web", spec=spec)
+    wire = convert.intent_to_proto(intent)
+    assert wire.service.resolution != intent_pb2.RESOLUTION_UNSPECIFIED
+    assert convert.intent_from_proto(wire) == intent
+    # The same default as the wire's unspecified.
+    wire.service.resolution = intent_pb2.RESOLUTION_UNSPECIFIED
+    assert convert.intent_from_proto(wire) == intent
+
+
+def test_code_built_service_outside_the_cluster() -> None:
+    spec = _service(
+        location=ir.Location.MESH_EXTERNAL,
+        resolution=ir.Resolution.DNS,
+        allowed_clients=(
+            ir.ClientRef(namespace="shop"),
+            ir.ClientRef(namespace="web", service_account="frontend"),
+        ),
+        traffic_policy=ir.TrafficPolicy(
+            upstream_tls=ir.UpstreamTls(mode=ir.TlsMode.SIMPLE, sni="api.example.com")
+        ),
+    )
+    assert spec.resolution is ir.Resolution.DNS  # given: not replaced by the default
+    intent = ir.Intent(name="payments-api", spec=spec)
+    assert convert.intent_from_proto(convert.intent_to_proto(intent)) == intent
+    assert [str(v) for v in ir.Location] == ["cluster", "mesh-internal", "mesh-external"]
+    assert [str(v) for v in ir.Resolution] == ["static", "dns", "none"]
+    assert [str(v) for v in ir.TlsMode] == ["disable", "simple", "mutual", "istio-mutual"]
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        pytest.param(
+            lambda: _service(resolution=ir.Resolution.DNS),
+            "resolution: dns is only for services outside the cluster",
+            id="cluster-resolution",
+        ),
+        pytest.param(
+            lambda: _service(location="mesh-external"),
+            "endpoints: at least one endpoint is required with resolution static",
+            id="outside-static-no-endpoints",
+        ),
+        pytest.param(
+            lambda: ir.ClientRef(namespace="shop", service_account=""),
+            "service_account: must not be empty when set; leave it unset instead",
+            id="empty-service-account",
+        ),
+        pytest.param(lambda: ir.ClientRef(namespace=""), "namespace: required", id="no-namespace"),
+        pytest.param(
+            lambda: _service(allowed_clients=(ir.ClientRef(namespace="a"),) * 2),
+            "allowed_clients[1]: already listed as allowed_clients[0]",
+            id="duplicate-client",
+        ),
+        pytest.param(ir.UpstreamTls, "mode", id="tls-mode-missing"),
+        pytest.param(
+            lambda: ir.UpstreamTls(mode="mutual"),
+            "credential_name: required when mode is mutual",
+            id="tls-mutual",
+        ),
+        pytest.param(
+            lambda: ir.UpstreamTls(mode="simple", sni=""),
+            "sni: must not be empty when set; leave it unset instead",
+            id="tls-empty-sni",
+        ),
+        pytest.param(
+            lambda: ir.UpstreamTls(mode="tls"),
+            "mode",
+            id="tls-mode-unknown",
+        ),
+    ],
+)
+def test_code_built_new_fields_refuse_bad_data(build: Any, message: str) -> None:
     with pytest.raises(ValidationError) as caught:
         build()
     assert message in str(caught.value)
