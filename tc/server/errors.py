@@ -44,6 +44,23 @@ class RequestError(Exception):
         self.fields = tuple(fields)
 
 
+# gRPC metadata (status message and details travel in trailers) is limited to 8 KiB by
+# default: past it the client sees RESOURCE_EXHAUSTED instead of the refusal. Report the
+# first errors in full and count the rest.
+MAX_REPORTED_ERRORS = 20
+MAX_ERROR_TEXT = 300
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_ERROR_TEXT else text[: MAX_ERROR_TEXT - 3] + "..."
+
+
+def _summary(errors: Sequence[FieldError]) -> str:
+    shown = "; ".join(_clip(str(e)) for e in errors[:MAX_REPORTED_ERRORS])
+    more = len(errors) - MAX_REPORTED_ERRORS
+    return f"{shown}; and {more} more errors" if more > 0 else shown
+
+
 def invalid(path: str, message: str) -> RequestError:
     return RequestError(
         grpc.StatusCode.INVALID_ARGUMENT, f"{path}: {message}", [FieldError(path, message)]
@@ -58,7 +75,7 @@ def to_request_error(exc: BaseException) -> RequestError | None:
     if isinstance(exc, RequestError):
         return exc
     if isinstance(exc, InvalidIntentError):
-        return RequestError(grpc.StatusCode.INVALID_ARGUMENT, str(exc), exc.errors)
+        return RequestError(grpc.StatusCode.INVALID_ARGUMENT, _summary(exc.errors), exc.errors)
     if isinstance(exc, NotFound):
         return RequestError(grpc.StatusCode.NOT_FOUND, str(exc))
     if isinstance(exc, GenerationMismatch):
@@ -77,8 +94,10 @@ def _details(err: RequestError) -> bytes:
     if err.fields:
         bad = error_details_pb2.BadRequest(
             field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field=f.path, description=f.message)
-                for f in err.fields
+                error_details_pb2.BadRequest.FieldViolation(
+                    field=_clip(f.path), description=_clip(f.message)
+                )
+                for f in err.fields[:MAX_REPORTED_ERRORS]
             ]
         )
         detail.details.add().Pack(bad)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import logging
 import os
 import signal
@@ -98,14 +97,6 @@ class PluginGroup:
 
 
 InstanceListener = Callable[[PluginGroup, Instance], None]
-
-
-def _set_parent_death_signal() -> None:
-    """Runs in the child before exec: if the controller dies, the kernel kills the plugin."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(Exception):
-            libc = ctypes.CDLL("libc.so.6", use_errno=True)
-            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 class Supervisor:
@@ -253,7 +244,6 @@ class Supervisor:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env=env,
-            preexec_fn=_set_parent_death_signal,
             start_new_session=True,
         )
         instance.process = process

@@ -210,3 +210,14 @@ async def test_plugins_get_what_they_need_to_render(running: Running) -> None:
     await wait_until(shop_gen2_ready, what="shop generation 2 Ready")
     state = await running.plugin_stub("recorder", 0).GetState(plugin_pb2.GetStateRequest())
     assert state.details["last_references"] == "shop-canary"  # workloads on the service
+
+
+async def test_a_flood_of_errors_is_still_a_clear_refusal(running: Running) -> None:
+    bad = service_intent("many")
+    bad.service.hosts[:] = [f"Bad_Host_{i}!" * 5 for i in range(200)]
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await running.intents.ApplyIntent(intent_pb2.ApplyIntentRequest(intent=bad))
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    details = info.value.details() or ""
+    assert details.startswith("spec.service.hosts[0]")
+    assert details.endswith("more errors")

@@ -57,6 +57,8 @@ class IstioPlugin(Plugin):
         self._sink_settings = dict(settings.get("sink") or DEFAULT_SINK)
         self._sink: Sink | None = None
         self._known: dict[str, _Known] = {}
+        # target service -> workloads on it, so rendering a service is not a scan.
+        self._by_target: dict[str, set[str]] = {}
         self._held: dict[str, intent_pb2.Intent] = {}
         self._last_sync_id = ""
         self._lock = asyncio.Lock()
@@ -85,20 +87,25 @@ class IstioPlugin(Plugin):
             known = _Known(pb, convert.intent_from_proto(pb))
         except ir.InvalidIntentError as exc:
             known = _Known(pb, None, str(exc))
-        self._known[pb.name] = known
+        self._remember(known)
+        return known
+
+    def _remember(self, known: _Known) -> None:
+        self._forget(known.pb.name)
+        self._known[known.pb.name] = known
+        if known.model is not None and isinstance(known.model.spec, ir.WorkloadSpec):
+            self._by_target.setdefault(known.model.spec.target, set()).add(known.pb.name)
+
+    def _forget(self, name: str) -> _Known | None:
+        known = self._known.pop(name, None)
+        if known is not None and known.model is not None:
+            spec = known.model.spec
+            if isinstance(spec, ir.WorkloadSpec):
+                self._by_target.get(spec.target, set()).discard(name)
         return known
 
     def _workloads_on(self, service: str) -> list[_Known]:
-        return sorted(
-            (
-                k
-                for k in self._known.values()
-                if k.model is not None
-                and isinstance(k.model.spec, ir.WorkloadSpec)
-                and k.model.spec.target == service
-            ),
-            key=lambda k: k.pb.name,
-        )
+        return [self._known[n] for n in sorted(self._by_target.get(service, ()))]
 
     def _render_service(self, service: _Known) -> tuple[list[dict[str, Any]], str, dict[str, str]]:
         """Objects for the service, the service's own problem, and refused workloads."""
@@ -210,7 +217,7 @@ class IstioPlugin(Plugin):
                 self._learn(pb)
             results = []
             for pb in intents:
-                known = self._known.pop(pb.name, None) or self._learn_removed(pb)
+                known = self._forget(pb.name) or self._learn_removed(pb)
                 self._held.pop(pb.name, None)
                 try:
                     if known.model is not None and isinstance(known.model.spec, ir.WorkloadSpec):
@@ -222,7 +229,7 @@ class IstioPlugin(Plugin):
                     else:
                         await self._sink.remove(pb.name)
                 except SinkError as exc:
-                    self._known[pb.name] = known
+                    self._remember(known)
                     results.append(
                         programmed_false(pb, "SinkFailed", str(exc), retryable=exc.retryable)
                     )
@@ -248,7 +255,7 @@ class IstioPlugin(Plugin):
 
     def _learn_removed(self, pb: intent_pb2.Intent) -> _Known:
         known = self._learn(pb)
-        self._known.pop(pb.name, None)
+        self._forget(pb.name)
         return known
 
     async def sync(
@@ -257,6 +264,7 @@ class IstioPlugin(Plugin):
         assert self._sink is not None
         async with self._lock:
             self._known = {}
+            self._by_target = {}
             self._held = {}
             for pb in intents:
                 self._learn(pb)

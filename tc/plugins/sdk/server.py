@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import os
 import signal
@@ -146,8 +147,22 @@ async def _serve(plugin: Plugin, listen: str) -> None:
         await server.stop()
 
 
+def _die_with_parent() -> None:
+    """Asks the kernel to kill this process when the controller that started it dies.
+
+    Set here, after exec, rather than in the supervisor between fork and exec: running
+    Python in a child forked from a process with gRPC threads can crash it. The stdin watch
+    in _serve covers other platforms and a parent that died before this call."""
+    if not sys.platform.startswith("linux") or handshake.ENV_INSTANCE not in os.environ:
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def run(factory: Callable[[dict[str, Any], str], Plugin]) -> None:
     """Process entry point: `run(MyPlugin)` from a plugin's __main__."""
+    _die_with_parent()
     instance = os.environ.get(handshake.ENV_INSTANCE, "standalone-0")
     listen = os.environ.get(handshake.ENV_LISTEN, "127.0.0.1:0")
     logging.basicConfig(

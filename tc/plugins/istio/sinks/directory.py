@@ -283,11 +283,15 @@ class DirectorySink:
         return make_plan(work.changes)
 
     async def flush(self) -> None:
-        """Write a listing that is waiting for its interval now, and the index cache."""
+        """Write a listing that is waiting for its interval now.
+
+        Called after every batch, so it must cost nothing when the set of files did not
+        change (a workload reshaping a VirtualService): the listing is O(tree). The index
+        cache is left to sync and close, which is what a restart reads it after."""
 
         def op() -> None:
-            self._flush_listing()
-            self._save_cache()
+            if self._listing_dirty or self._doomed:
+                self._flush_listing()
 
         await self._run(op, write=True)
 
@@ -300,7 +304,12 @@ class DirectorySink:
                 await task
         try:
             if self._listing_dirty or self._cache_dirty or self._doomed:
-                await self.flush()
+
+                def op() -> None:
+                    self._flush_listing()
+                    self._save_cache()
+
+                await self._run(op, write=True)
         except SinkError as exc:
             # Shutting down regardless; the next instance's first write retries it.
             log.warning("istio directory sink: flushing %s failed: %s", self.root, exc)
