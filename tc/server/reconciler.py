@@ -226,12 +226,15 @@ class Reconciler:
 
     def _references(self, batch: Sequence[IntentRecord]) -> list[intent_pb2.Intent]:
         """The intents a plugin needs beside the batch to render it: each workload's target
-        service, and the workloads that target each service in the batch."""
+        service and that service's other workloads, and the workloads on each service in
+        the batch. Together with the batch this is the whole render group, so a plugin
+        instance can treat it as authoritative instead of trusting what it saw earlier."""
         wanted: set[str] = set()
         for record in batch:
             target = self._targets.get(record.name)
             if target:
                 wanted.add(target)
+                wanted |= self._workloads_by_target.get(target, set())
             wanted |= self._workloads_by_target.get(record.name, set())
         wanted -= {r.name for r in batch}
         refs = []
@@ -251,10 +254,22 @@ class Reconciler:
             self._targets[name] = target
             self._workloads_by_target.setdefault(target, set()).add(name)
 
+    def _render_context(self, record: IntentRecord) -> frozenset[tuple[str, int, bool]]:
+        """What a render of `record` depends on besides itself (its render group)."""
+        related = set(self._workloads_by_target.get(record.name, set()))
+        target = self._targets.get(record.name)
+        if target:
+            related |= {target, *self._workloads_by_target.get(target, set())}
+        related.discard(record.name)
+        return frozenset(
+            (n, r.generation, r.deleting) for n in related if (r := self._records.get(n))
+        )
+
     async def _reconcile(self, names: Sequence[str]) -> None:
         batch = [r for n in names if (r := self._records.get(n)) is not None]
         if not batch:
             return
+        contexts = {r.name: self._render_context(r) for r in batch}
         calls = []
         for group in self._supervisor.groups:
             live = [r for r in batch if not r.deleting and self._handles(group, r)]
@@ -267,6 +282,15 @@ class Reconciler:
         for result in await asyncio.gather(*calls):
             removed_everywhere -= result
         await self._after(batch, removed_everywhere)
+        # A related intent changed while this batch was in flight (a workload applied on
+        # another instance while its service was written here): what was written may have
+        # been rendered from a stale group, so go again with the current one.
+        for record in batch:
+            if (
+                record.name in self._records
+                and self._render_context(record) != contexts[record.name]
+            ):
+                self.queue.add(record.name)
 
     async def _call(
         self,

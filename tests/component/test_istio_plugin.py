@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -149,3 +150,21 @@ async def _gone(r: Running, name: str) -> bool:
     except grpc.aio.AioRpcError as exc:
         return exc.code() == grpc.StatusCode.NOT_FOUND
     return False
+
+
+async def test_service_and_workload_applied_together_converge(
+    istio: tuple[Running, Path],
+) -> None:
+    """Both instances write (ANY, round robin): whichever lands last, the tree ends right."""
+    r, out = istio
+    for round_ in range(3):
+        split = 10 + round_
+        await asyncio.gather(apply(r, shop(port=8080 + round_)), apply(r, canary(split)))
+
+        def converged(split: int = split) -> bool:
+            try:
+                return weights(out) == {"v1": 100 - split, "v2": split}
+            except (OSError, KeyError, TypeError):
+                return False
+
+        await wait_until(converged, what=f"90/10-ish split {split} in the VirtualService")

@@ -104,6 +104,25 @@ class IstioPlugin(Plugin):
                 self._by_target.get(spec.target, set()).discard(name)
         return known
 
+    def _trust_only(
+        self, intents: Sequence[intent_pb2.Intent], references: Sequence[intent_pb2.Intent]
+    ) -> None:
+        """The controller sends a whole render group (a service and every workload on it)
+        with each call; another instance may have applied or removed workloads since this
+        one last heard of them, so for the services in play only what was sent counts."""
+        sent = {pb.name for pb in [*intents, *references]}
+        services = set()
+        for pb in [*intents, *references]:
+            known = self._known.get(pb.name)
+            if known is None or known.model is None:
+                continue
+            spec = known.model.spec
+            services.add(spec.target if isinstance(spec, ir.WorkloadSpec) else pb.name)
+        for service in services:
+            for workload in list(self._by_target.get(service, ())):
+                if workload not in sent:
+                    self._forget(workload)
+
     def _workloads_on(self, service: str) -> list[_Known]:
         return [self._known[n] for n in sorted(self._by_target.get(service, ()))]
 
@@ -204,6 +223,7 @@ class IstioPlugin(Plugin):
         async with self._lock:
             for pb in [*references, *intents]:
                 self._learn(pb)
+            self._trust_only(intents, references)
             results = await self._apply_batch(intents)
             # Programmed means in effect: the directory's listing names the files too.
             return await self._sink_flush(intents, results)
@@ -215,6 +235,7 @@ class IstioPlugin(Plugin):
         async with self._lock:
             for pb in references:
                 self._learn(pb)
+            self._trust_only([], references)
             results = []
             for pb in intents:
                 known = self._forget(pb.name) or self._learn_removed(pb)
