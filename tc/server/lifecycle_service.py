@@ -51,6 +51,11 @@ def instance_status(instance: Instance) -> lifecycle_pb2.PluginInstanceStatus:
     )
 
 
+def _unimplemented(message: str) -> RequestError:
+    """An RPC whose behaviour comes with a later issue: a client can tell it from a failure."""
+    return RequestError(grpc.StatusCode.UNIMPLEMENTED, message)
+
+
 class LifecycleService(lifecycle_pb2_grpc.LifecycleServiceServicer):
     def __init__(
         self,
@@ -102,29 +107,23 @@ class LifecycleService(lifecycle_pb2_grpc.LifecycleServiceServicer):
             raise RequestError(grpc.StatusCode.NOT_FOUND, str(exc.args[0])) from None
         return lifecycle_pb2.RestartPluginInstanceResponse(instance=instance_status(instance))
 
+    @mapped
     async def Heartbeat(
         self, request: lifecycle_pb2.HeartbeatRequest, context: Context
     ) -> lifecycle_pb2.HeartbeatResponse:
-        await context.abort(
-            grpc.StatusCode.UNIMPLEMENTED, "Heartbeat comes with the heartbeat monitor"
-        )
-        raise AssertionError("unreachable")
+        raise _unimplemented("Heartbeat comes with the heartbeat monitor")
 
+    @mapped
     async def ListMicroservices(
         self, request: lifecycle_pb2.ListMicroservicesRequest, context: Context
     ) -> lifecycle_pb2.ListMicroservicesResponse:
-        await context.abort(
-            grpc.StatusCode.UNIMPLEMENTED, "ListMicroservices comes with the heartbeat monitor"
-        )
-        raise AssertionError("unreachable")
+        raise _unimplemented("ListMicroservices comes with the heartbeat monitor")
 
+    @mapped
     async def Drain(
         self, request: lifecycle_pb2.DrainRequest, context: Context
     ) -> lifecycle_pb2.DrainResponse:
-        await context.abort(
-            grpc.StatusCode.UNIMPLEMENTED, "Drain over the API is not there yet; send SIGTERM"
-        )
-        raise AssertionError("unreachable")
+        raise _unimplemented("Drain over the API is not there yet; send SIGTERM")
 
     async def WatchEvents(
         self, request: lifecycle_pb2.WatchEventsRequest, context: Context

@@ -134,3 +134,10 @@ async def test_a_broken_plugin_does_not_stall_the_others(tmp_path: Path) -> None
     finally:
         await r.channel.close()
         await r.controller.stop()
+
+
+async def test_rpcs_of_later_issues_say_unimplemented(running: Running) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await running.lifecycle.Drain(lifecycle_pb2.DrainRequest())
+    assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert "SIGTERM" in (info.value.details() or "")
