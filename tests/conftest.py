@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings
+
+# CI runs a fresh clone with no example database: a derandomized run there is repeatable, so
+# a red build always means a change broke something. Developers keep random exploration, and
+# a failure they find is saved in .hypothesis/ and replayed until fixed.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -368,7 +368,8 @@ def valid_services(draw: st.DrawFn) -> intent_pb2.ServiceSpec:
         ):
             tls.credential_name = draw(st.lists(label, min_size=1, max_size=2).map(".".join))
         if tls.mode != intent_pb2.TLS_MODE_DISABLE and draw(st.booleans()):
-            tls.sni = draw(host | label)
+            # A name whose last label is all digits reads as an address, not a host.
+            tls.sni = draw(host | label.filter(lambda s: not s.isdigit()))
     # Whole namespaces, and service accounts in the other namespaces.
     for namespace in draw(st.lists(label, max_size=3, unique=True)):
         accounts = draw(st.lists(label, max_size=2, unique=True))
