@@ -59,6 +59,7 @@ test: install tools lint
 
 bench: install
 	$(BIN)/python bench/intents.py
+	$(BIN)/python bench/istio.py
 
 clean:
 	rm -rf $(VENV) .tools var .pytest_cache .mypy_cache .ruff_cache
