@@ -1,0 +1,342 @@
+"""The ADS server: Envoy's AggregatedDiscoveryService over grpc.aio, state-of-the-world and delta.
+
+It knows only the snapshot cache (what proxies should have) and the proxy registry (what
+they said about it); rendering, intents and plugin wiring live elsewhere. Each stream has
+one loop fed by a queue of client requests and "a new snapshot exists" marks, so a stream's
+state is touched by one task only and a burst of snapshots coalesces into one push.
+
+Protocol choices, each for a reason Envoy gives:
+- Types are pushed CDS, EDS, LDS, RDS within every push: Envoy applies a cluster before
+  its endpoints and a listener before its routes, and otherwise drops or warms forever.
+- After any CDS response the EDS resources are sent again even if unchanged: a cluster
+  Envoy re-creates from CDS warms until it gets its ClusterLoadAssignment, and Envoy does
+  not always ask for it again when its EDS subscription's names stayed the same.
+- A response is decided by what this stream was last sent, never by the version a request
+  carries: a NACK's request carries the previous version, and answering it with the
+  rejected one again would loop.
+- SotW requests whose nonce is not the latest sent for their type are stale and ignored;
+  delta requests always update the subscription (they are deltas) and only their ACK/NACK
+  part is subject to the nonce.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import grpc
+from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
+from google.protobuf import any_pb2
+
+from tc.plugins.envoy.cache import Snapshot, SnapshotCache
+from tc.plugins.envoy.registry import ProxyRegistry
+from tc.plugins.envoy.resources import CLUSTER, ENDPOINT, LISTENER, TYPE_URLS
+
+log = logging.getLogger(__name__)
+
+# Types a proxy asks for as a whole; for the others it names what it wants.
+_WILDCARD_TYPES = frozenset({CLUSTER, LISTENER})
+
+_stream_ids = itertools.count(1)
+
+
+def _push_order(type_urls: Iterable[str]) -> list[str]:
+    known = [type_url for type_url in TYPE_URLS if type_url in type_urls]
+    return known + sorted(set(type_urls) - set(TYPE_URLS))
+
+
+class _Stream(Protocol):
+    def on_request(self, request: Any) -> None: ...
+
+    def push(self, snapshot: Snapshot) -> list[Any]: ...
+
+
+class _Nonces:
+    def __init__(self) -> None:
+        self._prefix = f"{next(_stream_ids)}-"
+        self._counter = itertools.count(1)
+
+    def next(self) -> str:
+        # Unique across streams too, so a nonce from another stream is never taken as current.
+        return f"{self._prefix}{next(self._counter)}"
+
+
+class _Proxy:
+    """The registry entry of the stream's node, registered at its first request."""
+
+    def __init__(self, registry: ProxyRegistry, peer: str) -> None:
+        self._registry = registry
+        self._peer = peer
+        self.node_id: str | None = None
+
+    def identify(self, request: Any) -> None:
+        if self.node_id is None:
+            self.node_id = request.node.id or f"unknown@{self._peer}"
+            self._registry.connected(self.node_id)
+
+    def ack(self, type_url: str, version: str) -> None:
+        if self.node_id is not None:
+            self._registry.ack(self.node_id, type_url, version)
+
+    def nack(self, type_url: str, version: str, message: str) -> None:
+        log.warning(
+            "proxy rejected config",
+            extra={
+                "node": self.node_id,
+                "type_url": type_url,
+                "version": version,
+                "error": message,
+            },
+        )
+        if self.node_id is not None:
+            self._registry.nack(self.node_id, type_url, version, message)
+
+    def close(self) -> None:
+        if self.node_id is not None:
+            self._registry.disconnected(self.node_id)
+
+
+def _any(type_url: str, value: bytes) -> any_pb2.Any:
+    return any_pb2.Any(type_url=type_url, value=value)
+
+
+@dataclass
+class _SotwType:
+    names: frozenset[str] = frozenset()
+    sent_version: str | None = None
+    sent_names: frozenset[str] | None = None
+    nonce: str = ""
+    # Answer even if nothing changed: the client asked afresh, or a cluster is warming.
+    due: bool = True
+
+
+class _SotwStream:
+    def __init__(self, proxy: _Proxy) -> None:
+        self._proxy = proxy
+        self._nonces = _Nonces()
+        self._types: dict[str, _SotwType] = {}
+
+    @property
+    def node_id(self) -> str | None:
+        return self._proxy.node_id
+
+    def on_request(self, request: Any) -> None:
+        self._proxy.identify(request)
+        type_url: str = request.type_url
+        state = self._types.get(type_url)
+        if state is None:
+            state = self._types[type_url] = _SotwType()
+        elif state.sent_version is not None and request.response_nonce != state.nonce:
+            if request.response_nonce:
+                return  # stale: answers a response that a newer one has replaced
+            state.due = True  # no nonce on a stream already answered: the client starts over
+        elif request.HasField("error_detail"):
+            self._proxy.nack(type_url, state.sent_version or "", request.error_detail.message)
+        elif state.sent_version is not None:
+            self._proxy.ack(type_url, request.version_info)
+        state.names = frozenset(request.resource_names)
+
+    def push(self, snapshot: Snapshot) -> list[Any]:
+        responses = []
+        for type_url in _push_order(self._types):
+            state = self._types[type_url]
+            wildcard = type_url in _WILDCARD_TYPES
+            version = snapshot.version(type_url)
+            names_changed = not wildcard and state.names != state.sent_names
+            if not (state.due or state.sent_version != version or names_changed):
+                continue
+            entries = snapshot.of_type(type_url)
+            names = sorted(entries) if wildcard else sorted(state.names & entries.keys())
+            state.nonce = self._nonces.next()
+            responses.append(
+                discovery_pb2.DiscoveryResponse(
+                    version_info=version,
+                    type_url=type_url,
+                    nonce=state.nonce,
+                    resources=[_any(type_url, entries[name].value) for name in names],
+                )
+            )
+            state.sent_version, state.sent_names, state.due = version, state.names, False
+            if type_url == CLUSTER and ENDPOINT in self._types:
+                self._types[ENDPOINT].due = True
+        return responses
+
+
+@dataclass
+class _DeltaType:
+    known: dict[str, str]
+    wildcard: bool = False
+    names: set[str] = field(default_factory=set)
+    force: set[str] = field(default_factory=set)
+    answered: bool = False
+    nonce: str = ""
+    nonce_version: str = ""
+
+
+class _DeltaStream:
+    def __init__(self, proxy: _Proxy) -> None:
+        self._proxy = proxy
+        self._nonces = _Nonces()
+        self._types: dict[str, _DeltaType] = {}
+
+    @property
+    def node_id(self) -> str | None:
+        return self._proxy.node_id
+
+    def on_request(self, request: Any) -> None:
+        self._proxy.identify(request)
+        type_url: str = request.type_url
+        subscribe = set(request.resource_names_subscribe)
+        unsubscribe = set(request.resource_names_unsubscribe)
+        state = self._types.get(type_url)
+        if state is None:
+            state = self._types[type_url] = _DeltaType(dict(request.initial_resource_versions))
+            # Legacy wildcard: a first request naming nothing for a type asked for as a whole.
+            state.wildcard = not subscribe and type_url in _WILDCARD_TYPES
+        if "*" in subscribe:
+            state.wildcard = True
+        if "*" in unsubscribe:
+            state.wildcard = False
+        state.names |= subscribe - {"*"}
+        state.names -= unsubscribe
+        for name in unsubscribe:
+            # An unsubscribed resource is forgotten by the client without a removal notice.
+            state.known.pop(name, None)
+        if request.response_nonce and request.response_nonce == state.nonce:
+            if request.HasField("error_detail"):
+                self._proxy.nack(type_url, state.nonce_version, request.error_detail.message)
+            else:
+                self._proxy.ack(type_url, state.nonce_version)
+
+    def push(self, snapshot: Snapshot) -> list[Any]:
+        responses = []
+        for type_url in _push_order(self._types):
+            state = self._types[type_url]
+            entries = snapshot.of_type(type_url)
+            in_scope: Callable[[str], bool] = (
+                (lambda _name: True) if state.wildcard else state.names.__contains__
+            )
+            scope = entries.keys() if state.wildcard else state.names & entries.keys()
+            changed = sorted(
+                name
+                for name in scope
+                if state.known.get(name) != entries[name].version or name in state.force
+            )
+            removed = sorted(name for name in state.known if name not in entries and in_scope(name))
+            if not changed and not removed and state.answered:
+                continue
+            version = snapshot.version(type_url)
+            state.nonce, state.nonce_version = self._nonces.next(), version
+            responses.append(
+                discovery_pb2.DeltaDiscoveryResponse(
+                    system_version_info=version,
+                    type_url=type_url,
+                    nonce=state.nonce,
+                    resources=[
+                        discovery_pb2.Resource(
+                            name=name,
+                            version=entries[name].version,
+                            resource=_any(type_url, entries[name].value),
+                        )
+                        for name in changed
+                    ],
+                    removed_resources=removed,
+                )
+            )
+            for name in changed:
+                state.known[name] = entries[name].version
+            for name in removed:
+                del state.known[name]
+            state.force.clear()
+            state.answered = True
+            endpoints = self._types.get(ENDPOINT)
+            if type_url == CLUSTER and endpoints is not None:
+                endpoints.force.update(
+                    snapshot.eds_names[name] for name in changed if name in snapshot.eds_names
+                )
+        return responses
+
+
+_END = object()
+_NEW_SNAPSHOT = object()
+
+
+class XdsServer:
+    """envoy.service.discovery.v3.AggregatedDiscoveryService for every proxy of one cache.
+
+    Register with `add_to(server)` on a server from `tc.serving.new_server()`, whose
+    options allow the 32 MiB messages a large snapshot needs.
+    """
+
+    SERVICE_NAME = "envoy.service.discovery.v3.AggregatedDiscoveryService"
+
+    def __init__(self, cache: SnapshotCache, registry: ProxyRegistry) -> None:
+        self._cache = cache
+        self._registry = registry
+
+    def add_to(self, server: grpc.aio.Server) -> None:
+        ads_pb2_grpc.add_AggregatedDiscoveryServiceServicer_to_server(self, server)
+
+    async def StreamAggregatedResources(
+        self, requests: AsyncIterator[Any], context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[Any]:
+        proxy = _Proxy(self._registry, context.peer())
+        try:
+            async for response in self._serve(_SotwStream(proxy), requests):
+                yield response
+        finally:
+            proxy.close()
+
+    async def DeltaAggregatedResources(
+        self, requests: AsyncIterator[Any], context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[Any]:
+        proxy = _Proxy(self._registry, context.peer())
+        try:
+            async for response in self._serve(_DeltaStream(proxy), requests):
+                yield response
+        finally:
+            proxy.close()
+
+    async def _serve(self, stream: _Stream, requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        queue: asyncio.Queue[object] = asyncio.Queue()
+
+        async def read() -> None:
+            try:
+                async for request in requests:
+                    queue.put_nowait(request)
+            finally:
+                queue.put_nowait(_END)
+
+        async def watch() -> None:
+            known: Snapshot | None = None
+            while True:
+                known = await self._cache.wait_for_snapshot(known)
+                queue.put_nowait(_NEW_SNAPSHOT)
+
+        tasks = [asyncio.create_task(read()), asyncio.create_task(watch())]
+        try:
+            while True:
+                items = [await queue.get()]
+                while not queue.empty():
+                    items.append(queue.get_nowait())
+                for item in items:
+                    if item is _END:
+                        return
+                    if item is not _NEW_SNAPSHOT:
+                        stream.on_request(item)
+                snapshot = self._cache.snapshot
+                if snapshot is None:
+                    continue  # requests are answered once there is something to answer with
+                for response in stream.push(snapshot):
+                    yield response
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
