@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from tc import convert, ir
+from tc import ir
 from tc._proto.tc.v1 import intent_pb2, plugin_pb2
 from tc.plugins.istio.render import render
 from tc.plugins.istio.sinks import Plan, Sink, SinkError, SyncError, make_sink
@@ -30,18 +29,10 @@ from tc.plugins.sdk import (
     programmed,
     programmed_false,
 )
+from tc.plugins.sdk.render_groups import Known, RenderGroups
 
 TRUE = intent_pb2.CONDITION_STATUS_TRUE
 DEFAULT_SINK = {"type": "directory", "path": "./var/istio"}
-
-
-@dataclass(frozen=True)
-class _Known:
-    """An intent as last sent by the controller, with its IR (None when invalid)."""
-
-    pb: intent_pb2.Intent
-    model: ir.Intent | None
-    problem: str = ""
 
 
 def _errors_text(errors: Iterable[ir.FieldError]) -> str:
@@ -56,9 +47,7 @@ class IstioPlugin(Plugin):
         super().__init__(settings, instance_id)
         self._sink_settings = dict(settings.get("sink") or DEFAULT_SINK)
         self._sink: Sink | None = None
-        self._known: dict[str, _Known] = {}
-        # target service -> workloads on it, so rendering a service is not a scan.
-        self._by_target: dict[str, set[str]] = {}
+        self._groups = RenderGroups()
         self._held: dict[str, intent_pb2.Intent] = {}
         self._last_sync_id = ""
         self._lock = asyncio.Lock()
@@ -77,59 +66,10 @@ class IstioPlugin(Plugin):
             fanout_mode=plugin_pb2.FANOUT_MODE_ANY,
         )
 
-    # -- knowledge ----------------------------------------------------------------------------
-
-    def _learn(self, pb: intent_pb2.Intent) -> _Known:
-        known = self._known.get(pb.name)
-        if known is not None and known.pb.generation == pb.generation and known.pb.uid == pb.uid:
-            return known
-        try:
-            known = _Known(pb, convert.intent_from_proto(pb))
-        except ir.InvalidIntentError as exc:
-            known = _Known(pb, None, str(exc))
-        self._remember(known)
-        return known
-
-    def _remember(self, known: _Known) -> None:
-        self._forget(known.pb.name)
-        self._known[known.pb.name] = known
-        if known.model is not None and isinstance(known.model.spec, ir.WorkloadSpec):
-            self._by_target.setdefault(known.model.spec.target, set()).add(known.pb.name)
-
-    def _forget(self, name: str) -> _Known | None:
-        known = self._known.pop(name, None)
-        if known is not None and known.model is not None:
-            spec = known.model.spec
-            if isinstance(spec, ir.WorkloadSpec):
-                self._by_target.get(spec.target, set()).discard(name)
-        return known
-
-    def _trust_only(
-        self, intents: Sequence[intent_pb2.Intent], references: Sequence[intent_pb2.Intent]
-    ) -> None:
-        """The controller sends a whole render group (a service and every workload on it)
-        with each call; another instance may have applied or removed workloads since this
-        one last heard of them, so for the services in play only what was sent counts."""
-        sent = {pb.name for pb in [*intents, *references]}
-        services = set()
-        for pb in [*intents, *references]:
-            known = self._known.get(pb.name)
-            if known is None or known.model is None:
-                continue
-            spec = known.model.spec
-            services.add(spec.target if isinstance(spec, ir.WorkloadSpec) else pb.name)
-        for service in services:
-            for workload in list(self._by_target.get(service, ())):
-                if workload not in sent:
-                    self._forget(workload)
-
-    def _workloads_on(self, service: str) -> list[_Known]:
-        return [self._known[n] for n in sorted(self._by_target.get(service, ()))]
-
-    def _render_service(self, service: _Known) -> tuple[list[dict[str, Any]], str, dict[str, str]]:
+    def _render_service(self, service: Known) -> tuple[list[dict[str, Any]], str, dict[str, str]]:
         """Objects for the service, the service's own problem, and refused workloads."""
         assert service.model is not None
-        workloads = [w for w in self._workloads_on(service.pb.name) if w.model is not None]
+        workloads = [w for w in self._groups.workloads_on(service.pb.name) if w.model is not None]
         rendered = render(
             service.model,
             [w.model for w in workloads if w.model is not None],
@@ -150,7 +90,7 @@ class IstioPlugin(Plugin):
     async def _write_service(self, name: str) -> tuple[str, dict[str, str], SinkError | None]:
         """Renders and writes one service; returns its problem, refused workloads, sink error."""
         assert self._sink is not None
-        service = self._known.get(name)
+        service = self._groups.known.get(name)
         if service is None or service.model is None:
             return (service.problem if service else "not known"), {}, None
         objects, problem, refused = self._render_service(service)
@@ -168,14 +108,14 @@ class IstioPlugin(Plugin):
         problems: Mapping[str, str],
         failures: Mapping[str, SinkError],
     ) -> plugin_pb2.IntentResult:
-        known = self._known.get(pb.name)
+        known = self._groups.known.get(pb.name)
         if known is not None and known.model is None:
             return accepted_false(pb, "Invalid", known.problem)
         owner = pb.name
         spec = known.model.spec if known is not None and known.model is not None else None
         if isinstance(spec, ir.WorkloadSpec):
             owner = spec.target
-            target = self._known.get(owner)
+            target = self._groups.known.get(owner)
             if target is None:
                 return programmed_false(
                     pb, "TargetNotFound", f"service intent {owner!r} is not known to the plugin"
@@ -197,7 +137,7 @@ class IstioPlugin(Plugin):
     ) -> list[plugin_pb2.IntentResult]:
         owners: set[str] = set()
         for pb in intents:
-            known = self._known[pb.name]
+            known = self._groups.known[pb.name]
             if known.model is None:
                 continue
             if isinstance(known.model.spec, ir.WorkloadSpec):
@@ -207,7 +147,7 @@ class IstioPlugin(Plugin):
         problems: dict[str, str] = {}
         failures: dict[str, SinkError] = {}
         for owner in sorted(owners):
-            if owner not in self._known:
+            if owner not in self._groups.known:
                 continue
             problem, refused, failure = await self._write_service(owner)
             if problem:
@@ -222,8 +162,8 @@ class IstioPlugin(Plugin):
     ) -> list[plugin_pb2.IntentResult]:
         async with self._lock:
             for pb in [*references, *intents]:
-                self._learn(pb)
-            self._trust_only(intents, references)
+                self._groups.learn(pb)
+            self._groups.trust_only(intents, references)
             results = await self._apply_batch(intents)
             # Programmed means in effect: the directory's listing names the files too.
             return await self._sink_flush(intents, results)
@@ -234,23 +174,23 @@ class IstioPlugin(Plugin):
         assert self._sink is not None
         async with self._lock:
             for pb in references:
-                self._learn(pb)
-            self._trust_only([], references)
+                self._groups.learn(pb)
+            self._groups.trust_only([], references)
             results = []
             for pb in intents:
-                known = self._forget(pb.name) or self._learn_removed(pb)
+                known = self._groups.forget(pb.name) or self._learn_removed(pb)
                 self._held.pop(pb.name, None)
                 try:
                     if known.model is not None and isinstance(known.model.spec, ir.WorkloadSpec):
                         target = known.model.spec.target
-                        if target in self._known:
+                        if target in self._groups.known:
                             _, _, failure = await self._write_service(target)
                             if failure is not None:
                                 raise failure
                     else:
                         await self._sink.remove(pb.name)
                 except SinkError as exc:
-                    self._remember(known)
+                    self._groups.remember(known)
                     results.append(
                         programmed_false(pb, "SinkFailed", str(exc), retryable=exc.retryable)
                     )
@@ -274,9 +214,9 @@ class IstioPlugin(Plugin):
             ]
         return results
 
-    def _learn_removed(self, pb: intent_pb2.Intent) -> _Known:
-        known = self._learn(pb)
-        self._forget(pb.name)
+    def _learn_removed(self, pb: intent_pb2.Intent) -> Known:
+        known = self._groups.learn(pb)
+        self._groups.forget(pb.name)
         return known
 
     async def sync(
@@ -284,14 +224,13 @@ class IstioPlugin(Plugin):
     ) -> tuple[list[plugin_pb2.IntentResult], list[str]]:
         assert self._sink is not None
         async with self._lock:
-            self._known = {}
-            self._by_target = {}
+            self._groups.clear()
             self._held = {}
             for pb in intents:
-                self._learn(pb)
+                self._groups.learn(pb)
             desired: dict[str, list[dict[str, Any]]] = {}
             problems: dict[str, str] = {}
-            for name, known in sorted(self._known.items()):
+            for name, known in sorted(self._groups.known.items()):
                 if known.model is None or not isinstance(known.model.spec, ir.ServiceSpec):
                     continue
                 objects, problem, refused = self._render_service(known)

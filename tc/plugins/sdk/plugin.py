@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import grpc
+
 from tc._proto.tc.v1 import intent_pb2, plugin_pb2
 
 
@@ -43,6 +45,12 @@ class Plugin(abc.ABC):
     def __init__(self, settings: dict[str, Any], instance_id: str) -> None:
         self.settings = settings
         self.instance_id = instance_id
+
+    def add_services(self, server: grpc.aio.Server) -> list[str]:
+        """Optional hook: services the plugin serves beside PluginService on the same port
+        (the envoy plugin serves ADS there, so proxies and controller share one address).
+        Returns their full names, for health and reflection."""
+        return []
 
     async def start(self) -> None:  # noqa: B027 - optional hook
         """Called before the server reports SERVING; open connections here."""

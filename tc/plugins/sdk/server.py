@@ -93,14 +93,15 @@ class PluginServer:
     async def start(self) -> str:
         server = serving.new_server()
         plugin_pb2_grpc.add_PluginServiceServicer_to_server(_Servicer(self.plugin), server)
-        self._health = serving.add_health_and_reflection(server, [SERVICE_NAME])
+        names = [SERVICE_NAME, *self.plugin.add_services(server)]
+        self._health = serving.add_health_and_reflection(server, names)
         # NOT_SERVING until the plugin's own start-up is done.
-        await serving.set_all(self._health, [SERVICE_NAME], serving.NOT_SERVING)
+        await serving.set_all(self._health, names, serving.NOT_SERVING)
         self.address = serving.bind(server, self._listen)
         await server.start()
         self._server = server
         await self.plugin.start()
-        await serving.set_all(self._health, [SERVICE_NAME], serving.SERVING)
+        await serving.set_all(self._health, names, serving.SERVING)
         return self.address
 
     async def stop(self, grace: float = 5.0) -> None:

@@ -1,0 +1,202 @@
+"""EnvoyPlugin: the xDS server real Envoy proxies follow, fed by service and workload intents.
+
+Fan-out is BROADCAST: every instance holds the whole desired state and serves the same
+snapshot (versions are hashes of the encoding, so both instances give proxies the same
+versions and a proxy can fail over between them). ADS is served on the plugin's own gRPC
+port, beside PluginService: in config/plugins.d/envoy.yaml that is 127.0.0.1:18000 and
+:18001, the addresses examples/envoy-proxy.yaml lists.
+
+Each service renders to its parts (clusters, endpoints, a virtual host or TCP route per
+port); every change re-assembles listeners and route configurations from all parts and
+publishes one snapshot, which the cache checks for consistency first. A workload that
+fails the checks is refused on its own and its target renders without it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import grpc
+
+from tc import ir
+from tc._proto.tc.v1 import intent_pb2, plugin_pb2
+from tc.plugins.envoy.cache import InconsistentSnapshot, Snapshot, SnapshotCache
+from tc.plugins.envoy.registry import ProxyRegistry
+from tc.plugins.envoy.render import ServiceParts, assemble, render_service
+from tc.plugins.envoy.server import XdsServer
+from tc.plugins.sdk import (
+    Plugin,
+    PluginInfo,
+    PluginState,
+    accepted_false,
+    programmed,
+    programmed_false,
+)
+from tc.plugins.sdk.render_groups import Known, RenderGroups
+
+
+def _errors_text(errors: Iterable[ir.FieldError]) -> str:
+    return "; ".join(str(e) for e in errors)
+
+
+class EnvoyPlugin(Plugin):
+    """Settings: `listen_address` of the Envoy listeners it renders (default 0.0.0.0)."""
+
+    def __init__(self, settings: dict[str, Any], instance_id: str) -> None:
+        super().__init__(settings, instance_id)
+        self._listen_address = str(settings.get("listen_address", "0.0.0.0"))
+        self.cache = SnapshotCache()
+        self.registry = ProxyRegistry()
+        self._groups = RenderGroups()
+        self._parts: dict[str, ServiceParts] = {}
+        self._held: dict[str, intent_pb2.Intent] = {}
+        self._last_sync_id = ""
+        self._lock = asyncio.Lock()
+
+    def add_services(self, server: grpc.aio.Server) -> list[str]:
+        XdsServer(self.cache, self.registry).add_to(server)
+        return [XdsServer.SERVICE_NAME]
+
+    async def start(self) -> None:
+        # Proxies that connect before the first Sync get an empty, consistent config.
+        self.cache.set_snapshot(Snapshot.build(assemble({})))
+
+    def describe(self) -> PluginInfo:
+        return PluginInfo(
+            kind="envoy",
+            intent_kinds=(plugin_pb2.INTENT_KIND_SERVICE, plugin_pb2.INTENT_KIND_WORKLOAD),
+            fanout_mode=plugin_pb2.FANOUT_MODE_BROADCAST,
+        )
+
+    # -- rendering ----------------------------------------------------------------------------
+
+    def _render(self, service: str) -> None:
+        known = self._groups.known.get(service)
+        if known is None or known.model is None or not isinstance(known.model.spec, ir.ServiceSpec):
+            self._parts.pop(service, None)
+            return
+        workloads = [w.model for w in self._groups.workloads_on(service) if w.model is not None]
+        self._parts[service] = render_service(known.model, workloads)
+
+    def _publish(self) -> str:
+        """Assembles and publishes a snapshot; returns a problem, or "" when published."""
+        good = {name: parts for name, parts in self._parts.items() if not parts.errors}
+        try:
+            self.cache.set_snapshot(
+                Snapshot.build(assemble(good, listen_address=self._listen_address))
+            )
+        except InconsistentSnapshot as exc:
+            return f"rendered snapshot is inconsistent: {exc}"
+        return ""
+
+    def _result(self, pb: intent_pb2.Intent, published: str) -> plugin_pb2.IntentResult:
+        known = self._groups.known.get(pb.name)
+        if known is None or known.model is None:
+            return accepted_false(pb, "Invalid", known.problem if known else "unknown intent")
+        parts = self._parts.get(known.owner)
+        if known.target is not None:
+            if parts is None:
+                return programmed_false(
+                    pb, "TargetNotFound", f"service intent {known.target!r} is not known"
+                )
+            if parts.errors:
+                return programmed_false(
+                    pb,
+                    "TargetInvalid",
+                    f"service intent {known.target!r} is refused",
+                    retryable=False,
+                )
+            errors = parts.workload_errors.get(pb.name)
+            if errors:
+                return accepted_false(pb, "Invalid", _errors_text(errors))
+        elif parts is not None and parts.errors:
+            return accepted_false(pb, "Invalid", _errors_text(parts.errors))
+        if published:
+            return programmed_false(pb, "Inconsistent", published, retryable=False)
+        self._held[pb.name] = pb
+        return programmed(pb, f"in snapshot; {len(self.registry.all())} proxies connected")
+
+    # -- operations ---------------------------------------------------------------------------
+
+    async def apply(
+        self, intents: Sequence[intent_pb2.Intent], references: Sequence[intent_pb2.Intent]
+    ) -> list[plugin_pb2.IntentResult]:
+        async with self._lock:
+            for pb in [*references, *intents]:
+                self._groups.learn(pb)
+            self._groups.trust_only(intents, references)
+            for owner in sorted({self._groups.known[pb.name].owner for pb in intents}):
+                self._render(owner)
+            published = self._publish()
+            return [self._result(pb, published) for pb in intents]
+
+    async def remove(
+        self, intents: Sequence[intent_pb2.Intent], references: Sequence[intent_pb2.Intent]
+    ) -> list[plugin_pb2.IntentResult]:
+        async with self._lock:
+            for pb in references:
+                self._groups.learn(pb)
+            self._groups.trust_only([], references)
+            owners: set[str] = set()
+            for pb in intents:
+                known: Known | None = self._groups.forget(pb.name)
+                self._held.pop(pb.name, None)
+                owners.add(known.owner if known is not None else pb.name)
+            for owner in sorted(owners):
+                self._render(owner)
+            published = self._publish()
+            if published:
+                return [programmed_false(pb, "Inconsistent", published) for pb in intents]
+            return [programmed(pb, "removed") for pb in intents]
+
+    async def sync(
+        self, intents: Sequence[intent_pb2.Intent], sync_id: str
+    ) -> tuple[list[plugin_pb2.IntentResult], list[str]]:
+        async with self._lock:
+            before = set(self._held)
+            self._groups.clear()
+            self._parts = {}
+            self._held = {}
+            for pb in intents:
+                self._groups.learn(pb)
+            for service in self._groups.services():
+                self._render(service.pb.name)
+            published = self._publish()
+            self._last_sync_id = sync_id
+            results = [self._result(pb, published) for pb in intents]
+            return results, sorted(before - {pb.name for pb in intents})
+
+    async def get_state(self) -> PluginState:
+        async with self._lock:
+            snapshot = self.cache.snapshot
+            details = {
+                "proxies": str(len(self.registry.all())),
+                "listen_address": self._listen_address,
+            }
+            if snapshot is not None:
+                for type_url in snapshot.versions:
+                    details[f"version.{type_url.rsplit('.', 1)[-1]}"] = snapshot.version(type_url)
+            for proxy in self.registry.all():
+                for type_url, version in sorted(proxy.acked.items()):
+                    details[f"proxy.{proxy.node_id}.acked.{type_url.rsplit('.', 1)[-1]}"] = version
+                for type_url, nack in sorted(proxy.last_nack.items()):
+                    key = f"proxy.{proxy.node_id}.nack.{type_url.rsplit('.', 1)[-1]}"
+                    details[key] = f"{nack.version}: {nack.message}"
+            return PluginState(
+                intents=[
+                    plugin_pb2.AppliedIntent(
+                        name=pb.name,
+                        generation=pb.generation,
+                        kind=(
+                            plugin_pb2.INTENT_KIND_WORKLOAD
+                            if pb.WhichOneof("spec") == "workload"
+                            else plugin_pb2.INTENT_KIND_SERVICE
+                        ),
+                    )
+                    for pb in sorted(self._held.values(), key=lambda p: p.name)
+                ],
+                last_sync_id=self._last_sync_id,
+                details=details,
+            )
