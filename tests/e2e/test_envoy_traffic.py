@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -213,3 +214,38 @@ async def test_proxy_survives_kill_9_of_its_instance(mesh: Mesh, versions: dict[
         await traffic
     assert sent > 0
     assert failures == 0, f"{failures} of {sent} requests failed during the failover"
+
+
+async def test_a_config_envoy_rejects_shows_on_the_intent(
+    mesh: Mesh, versions: dict[str, int]
+) -> None:
+    await apply(mesh.r, shop(mesh.listener_port, {"v1": versions["v1"]}))
+    async with httpx.AsyncClient(timeout=5) as client:
+        await wait_until(
+            lambda: _answers(client, mesh.url, "shop.example.com"), timeout=30, what="shop"
+        )
+    # A listener on a port something else holds: Envoy cannot bind it and NACKs the LDS update.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        await apply(mesh.r, shop(busy, {"v1": versions["v1"]}, name="blocked"))
+
+        async def rejected() -> bool:
+            got = await mesh.r.intents.GetIntent(intent_pb2.GetIntentRequest(name="blocked"))
+            return any(
+                c.type == "Programmed"
+                and c.status == intent_pb2.CONDITION_STATUS_FALSE
+                and "rejected" in c.message
+                for c in got.intent.status.conditions
+            )
+
+        await wait_until(rejected, timeout=30, what="Programmed=False with Envoy's message")
+        got = await mesh.r.intents.GetIntent(intent_pb2.GetIntentRequest(name="blocked"))
+        programmed = next(c for c in got.intent.status.conditions if c.type == "Programmed")
+        assert "Listener" in programmed.message, programmed.message
+        assert programmed.reason == "Rejected"
+
+
+async def _answers(client: httpx.AsyncClient, url: str, host: str) -> bool:
+    return await get_body(client, url, host) == "v1"

@@ -47,6 +47,9 @@ class EnvoyPlugin(Plugin):
     def __init__(self, settings: dict[str, Any], instance_id: str) -> None:
         super().__init__(settings, instance_id)
         self._listen_address = str(settings.get("listen_address", "0.0.0.0"))
+        # How long an Apply waits for connected proxies to ACK before it answers Pending
+        # (the controller then retries with backoff, which asks again).
+        self._ack_wait = float(settings.get("ack_wait_seconds", 1.0))
         self.cache = SnapshotCache()
         self.registry = ProxyRegistry()
         self._groups = RenderGroups()
@@ -91,7 +94,40 @@ class EnvoyPlugin(Plugin):
             return f"rendered snapshot is inconsistent: {exc}"
         return ""
 
-    def _result(self, pb: intent_pb2.Intent, published: str) -> plugin_pb2.IntentResult:
+    async def _proxies_verdict(self) -> tuple[int, int, str]:
+        """(proxies up to date, proxies connected, rejection) for the published snapshot.
+
+        A proxy is up to date when every type it ACKed is at the snapshot's version; a
+        rejection is a NACK of the snapshot's version, with Envoy's message."""
+        snapshot = self.cache.snapshot
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._ack_wait
+        while True:
+            proxies = self.registry.all()
+            if snapshot is None:
+                return 0, len(proxies), ""
+            for proxy in proxies:
+                for type_url, nack in sorted(proxy.last_nack.items()):
+                    if nack.version == snapshot.version(type_url):
+                        kind = type_url.rsplit(".", 1)[-1]
+                        return (
+                            0,
+                            len(proxies),
+                            f"proxy {proxy.node_id} rejected {kind}: {nack.message}",
+                        )
+            current = [
+                p
+                for p in proxies
+                if p.acked and all(v == snapshot.version(t) for t, v in p.acked.items())
+            ]
+            remaining = deadline - loop.time()
+            if len(current) == len(proxies) or remaining <= 0:
+                return len(current), len(proxies), ""
+            await self.registry.wait_change(remaining)
+
+    def _result(
+        self, pb: intent_pb2.Intent, published: str, verdict: tuple[int, int, str] = (0, 0, "")
+    ) -> plugin_pb2.IntentResult:
         known = self._groups.known.get(pb.name)
         if known is None or known.model is None:
             return accepted_false(pb, "Invalid", known.problem if known else "unknown intent")
@@ -116,7 +152,14 @@ class EnvoyPlugin(Plugin):
         if published:
             return programmed_false(pb, "Inconsistent", published, retryable=False)
         self._held[pb.name] = pb
-        return programmed(pb, f"in snapshot; {len(self.registry.all())} proxies connected")
+        current, connected, rejection = verdict
+        if rejection:
+            return programmed_false(pb, "Rejected", rejection, retryable=False)
+        if current < connected:
+            return programmed_false(
+                pb, "Pending", f"programmed on {current}/{connected} proxies", retryable=True
+            )
+        return programmed(pb, f"programmed on {current}/{connected} proxies")
 
     # -- operations ---------------------------------------------------------------------------
 
@@ -130,7 +173,8 @@ class EnvoyPlugin(Plugin):
             for owner in sorted({self._groups.known[pb.name].owner for pb in intents}):
                 self._render(owner)
             published = self._publish()
-            return [self._result(pb, published) for pb in intents]
+            verdict = await self._proxies_verdict() if not published else (0, 0, "")
+            return [self._result(pb, published, verdict) for pb in intents]
 
     async def remove(
         self, intents: Sequence[intent_pb2.Intent], references: Sequence[intent_pb2.Intent]

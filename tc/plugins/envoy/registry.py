@@ -6,6 +6,8 @@ Programmed=False with Envoy's message), so neither needs to know the other. No g
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -33,12 +35,24 @@ class ProxyRegistry:
 
     def __init__(self) -> None:
         self._proxies: dict[str, ProxyStatus] = {}
+        self._changed = asyncio.Event()
+
+    def _touch(self) -> None:
+        # Wake everyone waiting for an ACK, NACK or (dis)connection, then re-arm.
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def wait_change(self, timeout: float) -> None:
+        """Returns at the next ACK, NACK or (dis)connection, or after `timeout` seconds."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), timeout)
 
     def connected(self, node_id: str) -> ProxyStatus:
         status = self._proxies.get(node_id)
         if status is None:
             status = self._proxies[node_id] = ProxyStatus(node_id, time.time())
         status.streams += 1
+        self._touch()
         return status
 
     def disconnected(self, node_id: str) -> None:
@@ -48,6 +62,7 @@ class ProxyRegistry:
         status.streams -= 1
         if status.streams <= 0:
             del self._proxies[node_id]
+        self._touch()
 
     def ack(self, node_id: str, type_url: str, version: str) -> None:
         status = self._proxies.get(node_id)
@@ -57,11 +72,13 @@ class ProxyRegistry:
         nack = status.last_nack.get(type_url)
         if nack is not None and nack.version != version:
             del status.last_nack[type_url]
+        self._touch()
 
     def nack(self, node_id: str, type_url: str, version: str, message: str) -> None:
         status = self._proxies.get(node_id)
         if status is not None:
             status.last_nack[type_url] = Nack(version, message)
+            self._touch()
 
     def get(self, node_id: str) -> ProxyStatus | None:
         return self._proxies.get(node_id)
