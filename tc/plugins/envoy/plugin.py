@@ -220,6 +220,9 @@ class EnvoyPlugin(Plugin):
                 "listen_address": self._listen_address,
             }
             if snapshot is not None:
+                encoded = [e for by_name in snapshot.resources.values() for e in by_name.values()]
+                details["snapshot.resources"] = str(len(encoded))
+                details["snapshot.bytes"] = str(sum(len(e.value) for e in encoded))
                 for type_url in snapshot.versions:
                     details[f"version.{type_url.rsplit('.', 1)[-1]}"] = snapshot.version(type_url)
             for proxy in self.registry.all():

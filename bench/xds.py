@@ -1,0 +1,320 @@
+"""Benchmark: the envoy plugin as the xDS server of real Envoy proxies.
+
+Starts the controller (its own process) with the envoy plugin (2 instances), one local HTTP
+backend, N services already applied on one listener port, and P Envoy proxies following the
+plugin (same listener port: Envoy binds it with SO_REUSEPORT, so the kernel spreads
+connections across the proxies). Measures:
+  1. apply-to-first-200: from ApplyIntent of a new service to the first 200 for its host
+     through Envoy (a fresh connection per try, so any proxy may answer), over C changes;
+  2. full resync: with S services stored, time from starting a new proxy to that proxy
+     having ACKed every type at the current versions;
+  3. plugin memory (RSS of one instance) and encoded bytes per cached resource at S.
+Prints JSON, then a table. Not a test: nothing here asserts.
+
+    .venv/bin/python bench/xds.py [--services 1000] [--proxies 10] [--changes 100] [--resync 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import grpc
+import httpx
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tc._proto.tc.v1 import (  # noqa: E402
+    intent_pb2,
+    intent_pb2_grpc,
+    lifecycle_pb2,
+    lifecycle_pb2_grpc,
+    plugin_pb2,
+    plugin_pb2_grpc,
+)
+from tests.support import ControllerProcess  # noqa: E402
+
+ENVOY = ROOT / ".venv" / "bin" / "envoy"
+TYPES = ("Cluster", "ClusterLoadAssignment", "Listener", "RouteConfiguration")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class _Ok(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("content-length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def service(name: str, port: int, backend: int) -> intent_pb2.ApplyIntentRequest:
+    return intent_pb2.ApplyIntentRequest(
+        intent=intent_pb2.Intent(
+            name=name,
+            service=intent_pb2.ServiceSpec(
+                hosts=[f"{name}.example.com"],
+                ports=[intent_pb2.Port(number=port, protocol=intent_pb2.PROTOCOL_HTTP)],
+                endpoints=[intent_pb2.Endpoint(address="127.0.0.1", port=backend)],
+            ),
+        )
+    )
+
+
+def bootstrap(path: Path, node: str, xds_ports: list[int]) -> Path:
+    text = (ROOT / "examples" / "envoy-proxy.yaml").read_text()
+    text = text.replace("port_value: 18000", f"port_value: {xds_ports[0]}")
+    text = text.replace("port_value: 18001", f"port_value: {xds_ports[1]}")
+    text = text.replace("port_value: 9901", "port_value: 0").replace("id: proxy-1", f"id: {node}")
+    path.write_text(text)
+    return path
+
+
+def start_proxy(
+    tmp: Path, node: str, xds_ports: list[int], base_id: int
+) -> subprocess.Popen[bytes]:
+    log = (tmp / f"{node}.log").open("wb")
+    return subprocess.Popen(
+        [
+            str(ENVOY),
+            "-c",
+            str(bootstrap(tmp / f"{node}.yaml", node, xds_ports)),
+            "--base-id",
+            str(base_id),
+            "--log-level",
+            "warning",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+async def apply_many(
+    stub: intent_pb2_grpc.IntentServiceAsyncStub, requests: list[intent_pb2.ApplyIntentRequest]
+) -> None:
+    cursor = iter(requests)
+
+    async def caller() -> None:
+        for r in cursor:
+            await stub.ApplyIntent(r)
+
+    await asyncio.gather(*(caller() for _ in range(32)))
+
+
+async def plugin_state(address: str) -> plugin_pb2.GetStateResponse:
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = plugin_pb2_grpc.PluginServiceStub(channel)
+        return await stub.GetState(plugin_pb2.GetStateRequest(), timeout=10)
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+async def run(args: argparse.Namespace) -> dict[str, object]:
+    backend = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
+    threading.Thread(target=backend.serve_forever, daemon=True).start()
+    backend_port = backend.server_address[1]
+    listener = free_port()
+    xds_ports = [free_port(), free_port()]
+    proxies: list[subprocess.Popen[bytes]] = []
+    with tempfile.TemporaryDirectory(prefix="tc-bench-xds-") as tmp_name:
+        tmp = Path(tmp_name)
+        plugins = tmp / "plugins.d"
+        plugins.mkdir()
+        (plugins / "envoy.yaml").write_text(
+            yaml.safe_dump(
+                {
+                    "name": "envoy",
+                    "module": "tc.plugins.envoy",
+                    "listen": [f"127.0.0.1:{p}" for p in xds_ports],
+                    "settings": {"listen_address": "127.0.0.1", "ack_wait_seconds": 0},
+                }
+            )
+        )
+        controller = ControllerProcess(tmp / "state", plugins, extra=["--log-level", "WARNING"])
+        address = await controller.start()
+        try:
+            async with grpc.aio.insecure_channel(address) as channel:
+                intents = intent_pb2_grpc.IntentServiceStub(channel)
+                lifecycle = lifecycle_pb2_grpc.LifecycleServiceStub(channel)
+                while True:
+                    status = await lifecycle.GetStatus(lifecycle_pb2.GetStatusRequest())
+                    if status.plugins and status.plugins[0].ready_replicas == 2:
+                        break
+                    await asyncio.sleep(0.1)
+                await apply_many(
+                    intents,
+                    [service(f"pre-{i:05d}", listener, backend_port) for i in range(args.services)],
+                )
+                for i in range(args.proxies):
+                    proxies.append(start_proxy(tmp, f"proxy-{i}", xds_ports, 20_000 + i))
+                # Warm: every proxy answers for the preloaded services.
+                async with httpx.AsyncClient(timeout=2) as client:
+                    host = {"host": "pre-00000.example.com"}
+                    while True:
+                        try:
+                            if (
+                                await client.get(f"http://127.0.0.1:{listener}/", headers=host)
+                            ).status_code == 200:
+                                break
+                        except httpx.TransportError:
+                            pass
+                        await asyncio.sleep(0.05)
+                latencies: list[float] = []
+                transport = httpx.AsyncHTTPTransport(retries=0)
+                async with httpx.AsyncClient(
+                    timeout=2, transport=transport, limits=httpx.Limits(max_keepalive_connections=0)
+                ) as client:
+                    for k in range(args.changes):
+                        name = f"new-{k:04d}"
+                        t0 = time.perf_counter()
+                        await intents.ApplyIntent(service(name, listener, backend_port))
+                        while True:
+                            try:
+                                got = await client.get(
+                                    f"http://127.0.0.1:{listener}/",
+                                    headers={"host": f"{name}.example.com"},
+                                )
+                                if got.status_code == 200:
+                                    break
+                            except httpx.TransportError:
+                                pass
+                        latencies.append(time.perf_counter() - t0)
+                # Full resync of a large store to one new proxy.
+                for p in proxies:
+                    p.terminate()
+                for p in proxies:
+                    p.wait(10)
+                proxies.clear()
+                extra = max(0, args.resync - args.services - args.changes)
+                await apply_many(
+                    intents, [service(f"big-{i:05d}", listener, backend_port) for i in range(extra)]
+                )
+                status = await lifecycle.GetStatus(lifecycle_pb2.GetStatusRequest())
+                instances = status.plugins[0].instances
+                # Wait until the instances hold the whole store.
+                total = args.services + args.changes + extra
+                while True:
+                    state = await plugin_state(instances[0].address)
+                    if len(state.intents) >= total:
+                        break
+                    await asyncio.sleep(0.2)
+                t0 = time.perf_counter()
+                proxies.append(start_proxy(tmp, "late", xds_ports, 21_000))
+                while True:
+                    states = [await plugin_state(i.address) for i in instances]
+                    done = any(
+                        all(
+                            s.details.get(f"proxy.late.acked.{t}") == s.details.get(f"version.{t}")
+                            for t in TYPES
+                        )
+                        for s in states
+                    )
+                    if done:
+                        break
+                    await asyncio.sleep(0.01)
+                resync_s = time.perf_counter() - t0
+                state = await plugin_state(instances[0].address)
+                resources = int(state.details["snapshot.resources"])
+                encoded = int(state.details["snapshot.bytes"])
+                memory = rss_kib(instances[0].pid)
+        finally:
+            for p in proxies:
+                p.terminate()
+                p.wait(10)
+            controller.stop()
+            backend.shutdown()
+    return {
+        "benchmark": "xds",
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "services_preloaded": args.services,
+        "proxies": args.proxies,
+        "changes": args.changes,
+        "apply_to_first_200_p50_ms": percentile(latencies, 50) * 1000,
+        "apply_to_first_200_p99_ms": percentile(latencies, 99) * 1000,
+        "resync_services": total,
+        "full_resync_new_proxy_s": resync_s,
+        "cached_resources": resources,
+        "encoded_bytes_per_resource": encoded / max(1, resources),
+        "plugin_rss_mib": memory / 1024,
+        "plugin_rss_bytes_per_resource": memory * 1024 / max(1, resources),
+    }
+
+
+def table(result: dict[str, object]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title="bench/xds.py")
+    t.add_column("measure")
+    t.add_column("value", justify="right")
+    t.add_column("aim", justify="right")
+    t.add_row(
+        f"apply -> first 200, p50 / p99 "
+        f"({result['services_preloaded']} services, {result['proxies']} proxies)",
+        f"{result['apply_to_first_200_p50_ms']:.1f} / {result['apply_to_first_200_p99_ms']:.1f} ms",
+        "30 / 100 ms",
+    )
+    t.add_row(
+        f"full resync of {result['resync_services']} services to a new proxy",
+        f"{result['full_resync_new_proxy_s']:.2f} s",
+        "<= 2 s",
+    )
+    t.add_row(
+        "encoded bytes per cached resource",
+        f"{result['encoded_bytes_per_resource']:.0f} B",
+        "<= 1 KB",
+    )
+    t.add_row("plugin RSS", f"{result['plugin_rss_mib']:.0f} MiB", "")
+    Console().print(t)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--services", type=int, default=1000)
+    parser.add_argument("--proxies", type=int, default=10)
+    parser.add_argument("--changes", type=int, default=100)
+    parser.add_argument("--resync", type=int, default=10_000)
+    result = asyncio.run(run(parser.parse_args()))
+    print(json.dumps(result, indent=2))
+    table(result)
+
+
+if __name__ == "__main__":
+    main()
