@@ -17,7 +17,7 @@ from envoy.extensions.filters.network.http_connection_manager.v3 import (
 from google.protobuf import any_pb2
 from google.protobuf.duration_pb2 import Duration
 
-from tc.plugins.envoy.cache import InconsistentSnapshot, Snapshot, SnapshotCache
+from tc.plugins.envoy.cache import EncodingMemo, InconsistentSnapshot, Snapshot, SnapshotCache
 from tc.plugins.envoy.resources import CLUSTER, ENDPOINT, LISTENER, ROUTE, Resources
 
 
@@ -214,3 +214,44 @@ async def test_update_load_assignments_changes_only_endpoints() -> None:
         assert after.version(type_url) == before.version(type_url)
     # Same result as rendering everything again: versions stay comparable across instances.
     assert after.versions == Snapshot.build(full(port=9001)).versions
+
+
+def test_memo_reuses_encodings_of_unchanged_messages_only() -> None:
+    memo = EncodingMemo()
+    kept = eds_cluster("kept")
+    changed = eds_cluster("changed")
+    first = Snapshot.build(
+        {
+            CLUSTER: {"kept": kept, "changed": changed},
+            ENDPOINT: {
+                "kept": load_assignment("kept", 1),
+                "changed": load_assignment("changed", 1),
+            },
+        },
+        memo,
+    )
+    replacement = eds_cluster("changed", connect_timeout=7)
+    second = Snapshot.build(
+        {
+            CLUSTER: {"kept": kept, "changed": replacement},
+            ENDPOINT: {
+                "kept": load_assignment("kept", 1),
+                "changed": load_assignment("changed", 1),
+            },
+        },
+        memo,
+    )
+    assert second.resources[CLUSTER]["kept"] is first.resources[CLUSTER]["kept"]
+    assert second.resources[CLUSTER]["changed"] != first.resources[CLUSTER]["changed"]
+    assert second.eds_names == first.eds_names
+    # The result equals a build without the memo: reuse never changes what is served.
+    plain = Snapshot.build(
+        {
+            CLUSTER: {"kept": kept, "changed": replacement},
+            ENDPOINT: {
+                "kept": load_assignment("kept", 1),
+                "changed": load_assignment("changed", 1),
+            },
+        }
+    )
+    assert plain.versions == second.versions

@@ -86,6 +86,27 @@ def _rds_names(listener: listener_pb2.Listener) -> Iterable[str]:
                 yield hcm.rds.route_config_name
 
 
+class EncodingMemo:
+    """Encodings from the last build, by message identity.
+
+    A plugin keeps the rendered messages of every unchanged service from one publish to the
+    next, so only what a change touched needs encoding and hashing again: without this, each
+    change re-encodes every resource of a 10,000-service snapshot. Messages handed to
+    Snapshot.build must not be mutated afterwards (render builds new ones each time). Only
+    the last build's messages are kept, so the memo never grows past one snapshot.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[int, tuple[Message, Encoded, str | None]] = {}
+
+    def lookup(self, message: Message) -> tuple[Message, Encoded, str | None] | None:
+        hit = self._seen.get(id(message))
+        return hit if hit is not None and hit[0] is message else None
+
+    def replace(self, fresh: dict[int, tuple[Message, Encoded, str | None]]) -> None:
+        self._seen = fresh
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """Every resource of every type, encoded, with per-resource and per-type versions.
@@ -103,19 +124,29 @@ class Snapshot:
     rds_names: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, resources: Resources) -> Snapshot:
+    def build(cls, resources: Resources, memo: EncodingMemo | None = None) -> Snapshot:
+        memo = memo if memo is not None else EncodingMemo()
+        fresh: dict[int, tuple[Message, Encoded, str | None]] = {}
         encoded: dict[str, dict[str, Encoded]] = {}
+        eds_names: dict[str, str] = {}
         for type_url in {*TYPE_URLS, *resources}:
             by_name: dict[str, Encoded] = {}
             for name, message in resources.get(type_url, {}).items():
-                value = message.SerializeToString(deterministic=True)
-                by_name[name] = Encoded(_short_hash(value), value)
+                entry = memo.lookup(message)
+                if entry is None:
+                    value = message.SerializeToString(deterministic=True)
+                    eds = (
+                        _eds_name(_as(message, cluster_pb2.Cluster))
+                        if type_url == CLUSTER
+                        else None
+                    )
+                    entry = (message, Encoded(_short_hash(value), value), eds)
+                fresh[id(message)] = entry
+                by_name[name] = entry[1]
+                if entry[2] is not None:
+                    eds_names[name] = entry[2]
             encoded[type_url] = by_name
-        eds_names: dict[str, str] = {}
-        for name, message in resources.get(CLUSTER, {}).items():
-            eds = _eds_name(_as(message, cluster_pb2.Cluster))
-            if eds is not None:
-                eds_names[name] = eds
+        memo.replace(fresh)
         rds_names = {
             name: frozenset(_rds_names(_as(message, listener_pb2.Listener)))
             for name, message in resources.get(LISTENER, {}).items()

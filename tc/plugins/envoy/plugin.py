@@ -22,7 +22,7 @@ import grpc
 
 from tc import ir
 from tc._proto.tc.v1 import intent_pb2, plugin_pb2
-from tc.plugins.envoy.cache import InconsistentSnapshot, Snapshot, SnapshotCache
+from tc.plugins.envoy.cache import EncodingMemo, InconsistentSnapshot, Snapshot, SnapshotCache
 from tc.plugins.envoy.registry import ProxyRegistry
 from tc.plugins.envoy.render import ServiceParts, assemble, render_service
 from tc.plugins.envoy.server import XdsServer
@@ -51,6 +51,7 @@ class EnvoyPlugin(Plugin):
         # (the controller then retries with backoff, which asks again).
         self._ack_wait = float(settings.get("ack_wait_seconds", 1.0))
         self.cache = SnapshotCache()
+        self._memo = EncodingMemo()
         self.registry = ProxyRegistry()
         self._groups = RenderGroups()
         self._parts: dict[str, ServiceParts] = {}
@@ -88,7 +89,7 @@ class EnvoyPlugin(Plugin):
         good = {name: parts for name, parts in self._parts.items() if not parts.errors}
         try:
             self.cache.set_snapshot(
-                Snapshot.build(assemble(good, listen_address=self._listen_address))
+                Snapshot.build(assemble(good, listen_address=self._listen_address), self._memo)
             )
         except InconsistentSnapshot as exc:
             return f"rendered snapshot is inconsistent: {exc}"
