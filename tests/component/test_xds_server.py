@@ -401,3 +401,30 @@ async def test_accepts_messages_over_32_mib(xds: Xds, clients: list[Client]) -> 
     proxy = xds.registry.get(NODE)
     assert proxy is not None
     assert len(proxy.last_nack[CLUSTER].message) == len(message)
+
+
+async def test_sotw_sends_only_the_endpoints_that_changed_or_warm(
+    xds: Xds, clients: list[Client]
+) -> None:
+    """EDS is incremental in SotW: an unrelated change must not resend every CLA."""
+    xds.publish(resources(extra=("api",)))
+    client = open_client(xds, clients)
+    client.send(type_url=CLUSTER)
+    clusters = await client.recv(CLUSTER)
+    client.ack(clusters)
+    client.send(type_url=ENDPOINT, resource_names=["web", "api"])
+    endpoints = await client.recv(ENDPOINT)
+    assert sorted(names(endpoints)) == ["api", "web"]
+    client.ack(endpoints, resource_names=["web", "api"])
+    await client.expect_silence()
+    # Only web's cluster changes: only web's CLA comes again (it warms).
+    changed = resources(extra=("api",), timeout=2)
+    xds.publish(changed)
+    client.ack(await client.recv(CLUSTER))
+    again = await client.recv(ENDPOINT)
+    assert names(again) == ["web"]
+    client.ack(again, resource_names=["web", "api"])
+    await client.expect_silence()
+    # A client that starts over gets everything it asks for.
+    client.send(type_url=ENDPOINT, resource_names=["web", "api"])
+    assert sorted(names(await client.recv(ENDPOINT))) == ["api", "web"]

@@ -113,6 +113,13 @@ class _SotwType:
     nonce: str = ""
     # Answer even if nothing changed: the client asked afresh, or a cluster is warming.
     due: bool = True
+    # EDS and RDS are incremental even in SotW (a resource left out of a response is not
+    # removed), so after the first full answer a push carries only what this stream has
+    # not got yet: the resource versions it was sent, and names to send regardless
+    # (the CLAs of clusters that are warming).
+    sent: dict[str, str] = field(default_factory=dict)
+    force: set[str] = field(default_factory=set)
+    full: bool = True
 
 
 class _SotwStream:
@@ -120,6 +127,7 @@ class _SotwStream:
         self._proxy = proxy
         self._nonces = _Nonces()
         self._types: dict[str, _SotwType] = {}
+        self._sent_clusters: dict[str, str] = {}
 
     @property
     def node_id(self) -> str | None:
@@ -134,7 +142,8 @@ class _SotwStream:
         elif state.sent_version is not None and request.response_nonce != state.nonce:
             if request.response_nonce:
                 return  # stale: answers a response that a newer one has replaced
-            state.due = True  # no nonce on a stream already answered: the client starts over
+            # No nonce on a stream already answered: the client starts over.
+            state.due = state.full = True
         elif request.HasField("error_detail"):
             self._proxy.nack(type_url, state.sent_version or "", request.error_detail.message)
         elif state.sent_version is not None:
@@ -151,7 +160,17 @@ class _SotwStream:
             if not (state.due or state.sent_version != version or names_changed):
                 continue
             entries = snapshot.of_type(type_url)
-            names = sorted(entries) if wildcard else sorted(state.names & entries.keys())
+            if wildcard:
+                names = sorted(entries)
+            else:
+                wanted: set[str] = set(state.names & entries.keys())
+                if not state.full and not names_changed:
+                    wanted = {
+                        n
+                        for n in wanted
+                        if state.sent.get(n) != entries[n].version or n in state.force
+                    }
+                names = sorted(wanted)
             state.nonce = self._nonces.next()
             responses.append(
                 discovery_pb2.DiscoveryResponse(
@@ -162,8 +181,20 @@ class _SotwStream:
                 )
             )
             state.sent_version, state.sent_names, state.due = version, state.names, False
-            if type_url == CLUSTER and ENDPOINT in self._types:
-                self._types[ENDPOINT].due = True
+            if not wildcard:
+                if state.full or names_changed:
+                    state.sent = {}
+                state.sent.update((n, entries[n].version) for n in names)
+                state.full, state.force = False, set()
+            if type_url == CLUSTER:
+                # Envoy warms every added or changed cluster until its CLA arrives, even
+                # an unchanged one: send exactly those.
+                changed = {n for n, e in entries.items() if self._sent_clusters.get(n) != e.version}
+                self._sent_clusters = {n: e.version for n, e in entries.items()}
+                eds = self._types.get(ENDPOINT)
+                if eds is not None:
+                    eds.force |= {snapshot.eds_names[n] for n in changed if n in snapshot.eds_names}
+                    eds.due = eds.due or bool(eds.force)
         return responses
 
 
