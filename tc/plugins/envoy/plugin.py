@@ -31,6 +31,7 @@ from tc.plugins.sdk import (
     PluginInfo,
     PluginState,
     accepted_false,
+    applied_intents,
     programmed,
     programmed_false,
 )
@@ -233,18 +234,7 @@ class EnvoyPlugin(Plugin):
                     key = f"proxy.{proxy.node_id}.nack.{type_url.rsplit('.', 1)[-1]}"
                     details[key] = f"{nack.version}: {nack.message}"
             return PluginState(
-                intents=[
-                    plugin_pb2.AppliedIntent(
-                        name=pb.name,
-                        generation=pb.generation,
-                        kind=(
-                            plugin_pb2.INTENT_KIND_WORKLOAD
-                            if pb.WhichOneof("spec") == "workload"
-                            else plugin_pb2.INTENT_KIND_SERVICE
-                        ),
-                    )
-                    for pb in sorted(self._held.values(), key=lambda p: p.name)
-                ],
+                intents=applied_intents(self._held.values()),
                 last_sync_id=self._last_sync_id,
                 details=details,
             )

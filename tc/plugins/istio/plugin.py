@@ -26,6 +26,7 @@ from tc.plugins.sdk import (
     PluginInfo,
     PluginState,
     accepted_false,
+    applied_intents,
     programmed,
     programmed_false,
 )
@@ -258,18 +259,7 @@ class IstioPlugin(Plugin):
     async def get_state(self) -> PluginState:
         async with self._lock:
             return PluginState(
-                intents=[
-                    plugin_pb2.AppliedIntent(
-                        name=pb.name,
-                        generation=pb.generation,
-                        kind=(
-                            plugin_pb2.INTENT_KIND_WORKLOAD
-                            if pb.WhichOneof("spec") == "workload"
-                            else plugin_pb2.INTENT_KIND_SERVICE
-                        ),
-                    )
-                    for pb in sorted(self._held.values(), key=lambda p: p.name)
-                ],
+                intents=applied_intents(self._held.values()),
                 last_sync_id=self._last_sync_id,
                 details={"sink": str(self._sink_settings.get("type", ""))},
             )

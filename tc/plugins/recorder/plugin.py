@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tc._proto.tc.v1 import intent_pb2, plugin_pb2
-from tc.plugins.sdk import Plugin, PluginInfo, PluginState, accepted_false, programmed
+from tc.plugins.sdk import (
+    Plugin,
+    PluginInfo,
+    PluginState,
+    accepted_false,
+    applied_intents,
+    programmed,
+)
 
 _KINDS: dict[str, plugin_pb2.IntentKind] = {
     "service": plugin_pb2.INTENT_KIND_SERVICE,
@@ -111,16 +118,7 @@ class RecorderPlugin(Plugin):
     async def get_state(self) -> PluginState:
         async with self._lock:
             return PluginState(
-                intents=[
-                    plugin_pb2.AppliedIntent(
-                        name=i.name,
-                        generation=i.generation,
-                        kind=_KINDS.get(
-                            i.WhichOneof("spec") or "", plugin_pb2.INTENT_KIND_UNSPECIFIED
-                        ),
-                    )
-                    for i in sorted(self._held.values(), key=lambda i: i.name)
-                ],
+                intents=applied_intents(self._held.values()),
                 last_sync_id=self._last_sync_id,
                 details={
                     "held": str(len(self._held)),

@@ -5,7 +5,7 @@ serves them as tc.v1.PluginService with grpc.health.v1 and reflection, binds the
 the supervisor gave it and prints the handshake line.
 """
 
-from tc.plugins.sdk.plugin import Plugin, PluginInfo, PluginState
+from tc.plugins.sdk.plugin import Plugin, PluginInfo, PluginState, applied_intents
 from tc.plugins.sdk.results import accepted_false, programmed, programmed_false
 from tc.plugins.sdk.server import PluginServer, run
 
@@ -15,6 +15,7 @@ __all__ = [
     "PluginServer",
     "PluginState",
     "accepted_false",
+    "applied_intents",
     "programmed",
     "programmed_false",
     "run",

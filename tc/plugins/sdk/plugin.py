@@ -7,7 +7,7 @@ rendering), so a plugin needs no knowledge of how it is served.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,26 @@ class PluginInfo:
     intent_kinds: tuple[plugin_pb2.IntentKind, ...]
     fanout_mode: plugin_pb2.FanoutMode
     version: str = "0.1.0"
+
+
+_KIND_OF_SPEC: dict[str, plugin_pb2.IntentKind] = {
+    "service": plugin_pb2.INTENT_KIND_SERVICE,
+    "dns": plugin_pb2.INTENT_KIND_DNS,
+    "workload": plugin_pb2.INTENT_KIND_WORKLOAD,
+}
+
+
+def intent_kind(intent: intent_pb2.Intent) -> plugin_pb2.IntentKind:
+    """The kind of an intent, from its spec oneof."""
+    return _KIND_OF_SPEC.get(intent.WhichOneof("spec") or "", plugin_pb2.INTENT_KIND_UNSPECIFIED)
+
+
+def applied_intents(held: Iterable[intent_pb2.Intent]) -> list[plugin_pb2.AppliedIntent]:
+    """What GetState lists for the intents a plugin holds, in name order."""
+    return [
+        plugin_pb2.AppliedIntent(name=i.name, generation=i.generation, kind=intent_kind(i))
+        for i in sorted(held, key=lambda i: i.name)
+    ]
 
 
 @dataclass(slots=True)
