@@ -15,7 +15,7 @@ fails the checks is refused on its own and its target renders without it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import grpc
@@ -35,11 +35,7 @@ from tc.plugins.sdk import (
     programmed,
     programmed_false,
 )
-from tc.plugins.sdk.render_groups import Known, RenderGroups
-
-
-def _errors_text(errors: Iterable[ir.FieldError]) -> str:
-    return "; ".join(str(e) for e in errors)
+from tc.plugins.sdk.render_groups import Known, RenderGroups, errors_text
 
 
 class EnvoyPlugin(Plugin):
@@ -148,9 +144,9 @@ class EnvoyPlugin(Plugin):
                 )
             errors = parts.workload_errors.get(pb.name)
             if errors:
-                return accepted_false(pb, "Invalid", _errors_text(errors))
+                return accepted_false(pb, "Invalid", errors_text(errors))
         elif parts is not None and parts.errors:
-            return accepted_false(pb, "Invalid", _errors_text(parts.errors))
+            return accepted_false(pb, "Invalid", errors_text(parts.errors))
         if published:
             return programmed_false(pb, "Inconsistent", published, retryable=False)
         self._held[pb.name] = pb

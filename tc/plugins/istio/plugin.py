@@ -14,7 +14,7 @@ nothing written.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tc import ir
@@ -30,14 +30,10 @@ from tc.plugins.sdk import (
     programmed,
     programmed_false,
 )
-from tc.plugins.sdk.render_groups import Known, RenderGroups
+from tc.plugins.sdk.render_groups import Known, RenderGroups, errors_text
 
 TRUE = intent_pb2.CONDITION_STATUS_TRUE
 DEFAULT_SINK = {"type": "directory", "path": "./var/istio"}
-
-
-def _errors_text(errors: Iterable[ir.FieldError]) -> str:
-    return "; ".join(str(e) for e in errors)
 
 
 class IstioPlugin(Plugin):
@@ -78,11 +74,9 @@ class IstioPlugin(Plugin):
             {w.pb.name: w.pb.generation for w in workloads},
         )
         if rendered.service_errors:
-            return [], _errors_text(rendered.service_errors), {}
+            return [], errors_text(rendered.service_errors), {}
         refused = {
-            name: _errors_text(errors)
-            for name, errors in rendered.workload_errors.items()
-            if errors
+            name: errors_text(errors) for name, errors in rendered.workload_errors.items() if errors
         }
         return rendered.objects, "", refused
 

@@ -9,7 +9,7 @@ instance may have applied or removed a workload since this one last heard of it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from tc import convert, ir
@@ -35,6 +35,11 @@ class Known:
     def owner(self) -> str:
         """The service whose config this intent's changes land in."""
         return self.target or self.pb.name
+
+
+def errors_text(errors: Iterable[ir.FieldError]) -> str:
+    """Field errors as one status message, joined the way InvalidIntentError joins them."""
+    return "; ".join(str(e) for e in errors)
 
 
 class RenderGroups:
