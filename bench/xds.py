@@ -6,8 +6,9 @@ plugin (same listener port: Envoy binds it with SO_REUSEPORT, so the kernel spre
 connections across the proxies). Measures:
   1. apply-to-first-200: from ApplyIntent of a new service to the first 200 for its host
      through Envoy (a fresh connection per try, so any proxy may answer), over C changes;
-  2. full resync: with S services stored, time from starting a new proxy to that proxy
-     having ACKed every type at the current versions;
+  2. full resync: with S services stored, time from starting a new proxy to its first 200
+     for the last service stored (Envoy opens listeners only after every cluster warmed),
+     then checked (untimed) that it ACKed every type at the published versions;
   3. plugin memory (RSS of one instance) and encoded bytes per cached resource at S.
 Prints JSON, then a table. Not a test: nothing here asserts.
 
@@ -84,24 +85,26 @@ def service(name: str, port: int, backend: int) -> intent_pb2.ApplyIntentRequest
     )
 
 
-def bootstrap(path: Path, node: str, xds_ports: list[int]) -> Path:
+def bootstrap(path: Path, node: str, xds_ports: list[int], api: str | None) -> Path:
     text = (ROOT / "examples" / "envoy-proxy.yaml").read_text()
     text = text.replace("port_value: 18000", f"port_value: {xds_ports[0]}")
     text = text.replace("port_value: 18001", f"port_value: {xds_ports[1]}")
     text = text.replace("port_value: 9901", "port_value: 0").replace("id: proxy-1", f"id: {node}")
+    if api:  # else the example's own (delta)
+        text = text.replace("api_type: DELTA_GRPC", f"api_type: {api}")
     path.write_text(text)
     return path
 
 
 def start_proxy(
-    tmp: Path, node: str, xds_ports: list[int], base_id: int
+    tmp: Path, node: str, xds_ports: list[int], base_id: int, api: str | None
 ) -> subprocess.Popen[bytes]:
     log = (tmp / f"{node}.log").open("wb")
     return subprocess.Popen(
         [
             str(ENVOY),
             "-c",
-            str(bootstrap(tmp / f"{node}.yaml", node, xds_ports)),
+            str(bootstrap(tmp / f"{node}.yaml", node, xds_ports, api)),
             "--base-id",
             str(base_id),
             "--log-level",
@@ -133,6 +136,16 @@ async def plugin_state(address: str) -> plugin_pb2.GetStateResponse:
     async with grpc.aio.insecure_channel(address) as channel:
         stub = plugin_pb2_grpc.PluginServiceStub(channel)
         return await stub.GetState(plugin_pb2.GetStateRequest(), timeout=10)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far (its own, not its children's)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_of(groups: dict[str, list[int]]) -> dict[str, float]:
+    return {name: sum(cpu_seconds(pid) for pid in pids) for name, pids in groups.items()}
 
 
 def rss_kib(pid: int) -> int:
@@ -179,7 +192,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                     [service(f"pre-{i:05d}", listener, backend_port) for i in range(args.services)],
                 )
                 for i in range(args.proxies):
-                    proxies.append(start_proxy(tmp, f"proxy-{i}", xds_ports, 20_000 + i))
+                    proxies.append(start_proxy(tmp, f"proxy-{i}", xds_ports, 20_000 + i, args.api))
                 # Warm: every proxy answers for the preloaded services.
                 async with httpx.AsyncClient(timeout=2) as client:
                     host = {"host": "pre-00000.example.com"}
@@ -193,6 +206,14 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                             pass
                         await asyncio.sleep(0.05)
                 latencies: list[float] = []
+                status = await lifecycle.GetStatus(lifecycle_pb2.GetStatusRequest())
+                groups = {
+                    "controller": [controller.process.pid] if controller.process else [],
+                    "plugins": [i.pid for i in status.plugins[0].instances],
+                    "proxies": [p.pid for p in proxies],
+                    "bench client": [os.getpid()],
+                }
+                cpu_before, wall_before = cpu_of(groups), time.perf_counter()
                 transport = httpx.AsyncHTTPTransport(retries=0)
                 async with httpx.AsyncClient(
                     timeout=2, transport=transport, limits=httpx.Limits(max_keepalive_connections=0)
@@ -212,6 +233,9 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                             except httpx.TransportError:
                                 pass
                         latencies.append(time.perf_counter() - t0)
+                cpu_after, wall = cpu_of(groups), time.perf_counter() - wall_before
+                # Share of the 2 cores each group used while the changes ran: where time goes.
+                cpu_share = {name: (cpu_after[name] - cpu_before[name]) / wall for name in groups}
                 # Full resync of a large store to one new proxy.
                 for p in proxies:
                     p.terminate()
@@ -231,21 +255,44 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                     if len(state.intents) >= total:
                         break
                     await asyncio.sleep(0.2)
+                # Timed by what a user sees: the new proxy routing the last service stored.
+                # Envoy opens its listeners only once every cluster has warmed, so this is the
+                # whole configuration arriving (polling GetState instead would load the
+                # plugins with 10,000-intent answers while they serve the proxy).
+                last = f"big-{extra - 1:05d}" if extra else f"new-{args.changes - 1:04d}"
+                plugin_pids = {"plugins": [i.pid for i in instances]}
+                resync_cpu_before = cpu_of(plugin_pids)["plugins"]
                 t0 = time.perf_counter()
-                proxies.append(start_proxy(tmp, "late", xds_ports, 21_000))
+                proxies.append(start_proxy(tmp, "late", xds_ports, 21_000, args.api))
+                async with httpx.AsyncClient(timeout=2) as client:
+                    while True:
+                        try:
+                            got = await client.get(
+                                f"http://127.0.0.1:{listener}/",
+                                headers={"host": f"{last}.example.com"},
+                            )
+                            if got.status_code == 200:
+                                break
+                        except httpx.TransportError:
+                            pass
+                        await asyncio.sleep(0.005)
+                resync_s = time.perf_counter() - t0
+                resync_cpu = {
+                    "plugins": cpu_of(plugin_pids)["plugins"] - resync_cpu_before,
+                    "new proxy": cpu_seconds(proxies[-1].pid),
+                }
+                # And the plugin saw every type ACKed at the published versions (not timed).
                 while True:
                     states = [await plugin_state(i.address) for i in instances]
-                    done = any(
+                    if any(
                         all(
                             s.details.get(f"proxy.late.acked.{t}") == s.details.get(f"version.{t}")
                             for t in TYPES
                         )
                         for s in states
-                    )
-                    if done:
+                    ):
                         break
-                    await asyncio.sleep(0.01)
-                resync_s = time.perf_counter() - t0
+                    await asyncio.sleep(0.2)
                 state = await plugin_state(instances[0].address)
                 resources = int(state.details["snapshot.resources"])
                 encoded = int(state.details["snapshot.bytes"])
@@ -263,13 +310,16 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             "python": platform.python_version(),
             "platform": platform.platform(),
         },
+        "api_type": args.api or "DELTA_GRPC (the example's)",
         "services_preloaded": args.services,
         "proxies": args.proxies,
         "changes": args.changes,
         "apply_to_first_200_p50_ms": percentile(latencies, 50) * 1000,
         "apply_to_first_200_p99_ms": percentile(latencies, 99) * 1000,
+        "cpu_cores_used_during_changes": cpu_share,
         "resync_services": total,
         "full_resync_new_proxy_s": resync_s,
+        "full_resync_cpu_seconds": resync_cpu,
         "cached_resources": resources,
         "encoded_bytes_per_resource": encoded / max(1, resources),
         "plugin_rss_mib": memory / 1024,
@@ -311,7 +361,11 @@ def main() -> None:
     parser.add_argument("--proxies", type=int, default=10)
     parser.add_argument("--changes", type=int, default=100)
     parser.add_argument("--resync", type=int, default=10_000)
-    result = asyncio.run(run(parser.parse_args()))
+    parser.add_argument(
+        "--api", choices=["GRPC", "DELTA_GRPC"], help="ADS variant (default: the example's)"
+    )
+    args = parser.parse_args()
+    result = asyncio.run(run(args))
     print(json.dumps(result, indent=2))
     table(result)
 

@@ -52,6 +52,11 @@ class EnvoyPlugin(Plugin):
         self.registry = ProxyRegistry()
         self._groups = RenderGroups()
         self._parts: dict[str, ServiceParts] = {}
+        # The Known entries each service's parts were rendered from: a retried Apply (the
+        # controller asks again while proxies have not ACKed yet) re-renders and
+        # re-publishes nothing when they are the same objects.
+        self._rendered_from: dict[str, tuple[Known, ...]] = {}
+        self._published = ""
         self._held: dict[str, intent_pb2.Intent] = {}
         self._last_sync_id = ""
         self._lock = asyncio.Lock()
@@ -73,13 +78,24 @@ class EnvoyPlugin(Plugin):
 
     # -- rendering ----------------------------------------------------------------------------
 
-    def _render(self, service: str) -> None:
+    def _render(self, service: str) -> bool:
+        """Renders the service's parts again; False when nothing they depend on changed."""
         known = self._groups.known.get(service)
         if known is None or known.model is None or not isinstance(known.model.spec, ir.ServiceSpec):
-            self._parts.pop(service, None)
-            return
-        workloads = [w.model for w in self._groups.workloads_on(service) if w.model is not None]
+            self._rendered_from.pop(service, None)
+            return self._parts.pop(service, None) is not None
+        group = (known, *self._groups.workloads_on(service))
+        before = self._rendered_from.get(service)
+        if (
+            before is not None
+            and len(before) == len(group)
+            and all(a is b for a, b in zip(before, group, strict=True))
+        ):
+            return False
+        workloads = [w.model for w in group[1:] if w.model is not None]
         self._parts[service] = render_service(known.model, workloads)
+        self._rendered_from[service] = group
+        return True
 
     def _publish(self) -> str:
         """Assembles and publishes a snapshot; returns a problem, or "" when published."""
@@ -89,8 +105,10 @@ class EnvoyPlugin(Plugin):
                 Snapshot.build(assemble(good, listen_address=self._listen_address), self._memo)
             )
         except InconsistentSnapshot as exc:
-            return f"rendered snapshot is inconsistent: {exc}"
-        return ""
+            self._published = f"rendered snapshot is inconsistent: {exc}"
+        else:
+            self._published = ""
+        return self._published
 
     async def _proxies_verdict(self) -> tuple[int, int, str]:
         """(proxies up to date, proxies connected, rejection) for the published snapshot.
@@ -168,9 +186,11 @@ class EnvoyPlugin(Plugin):
             for pb in [*references, *intents]:
                 self._groups.learn(pb)
             self._groups.trust_only(intents, references)
-            for owner in sorted({self._groups.known[pb.name].owner for pb in intents}):
+            changed = [
                 self._render(owner)
-            published = self._publish()
+                for owner in sorted({self._groups.known[pb.name].owner for pb in intents})
+            ]
+            published = self._publish() if any(changed) else self._published
             verdict = await self._proxies_verdict() if not published else (0, 0, "")
             return [self._result(pb, published, verdict) for pb in intents]
 
@@ -200,6 +220,7 @@ class EnvoyPlugin(Plugin):
             before = set(self._held)
             self._groups.clear()
             self._parts = {}
+            self._rendered_from = {}
             self._held = {}
             for pb in intents:
                 self._groups.learn(pb)

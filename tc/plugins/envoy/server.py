@@ -207,6 +207,10 @@ class _DeltaType:
     answered: bool = False
     nonce: str = ""
     nonce_version: str = ""
+    # The type version `known` was last brought up to date with, while nothing since
+    # (a subscription change, a forced resource) asks to look again: lets the many
+    # requests that change nothing (ACKs) skip a scan of every resource of the type.
+    synced: str | None = None
 
 
 class _DeltaStream:
@@ -229,6 +233,8 @@ class _DeltaStream:
             state = self._types[type_url] = _DeltaType(dict(request.initial_resource_versions))
             # Legacy wildcard: a first request naming nothing for a type asked for as a whole.
             state.wildcard = not subscribe and type_url in _WILDCARD_TYPES
+        if subscribe or unsubscribe:
+            state.synced = None
         if "*" in subscribe:
             state.wildcard = True
         if "*" in unsubscribe:
@@ -248,6 +254,9 @@ class _DeltaStream:
         responses = []
         for type_url in _push_order(self._types):
             state = self._types[type_url]
+            version = snapshot.version(type_url)
+            if state.answered and state.synced == version and not state.force:
+                continue
             entries = snapshot.of_type(type_url)
             in_scope: Callable[[str], bool] = (
                 (lambda _name: True) if state.wildcard else state.names.__contains__
@@ -259,9 +268,9 @@ class _DeltaStream:
                 if state.known.get(name) != entries[name].version or name in state.force
             )
             removed = sorted(name for name in state.known if name not in entries and in_scope(name))
+            state.synced = version
             if not changed and not removed and state.answered:
                 continue
-            version = snapshot.version(type_url)
             state.nonce, state.nonce_version = self._nonces.next(), version
             responses.append(
                 discovery_pb2.DeltaDiscoveryResponse(
