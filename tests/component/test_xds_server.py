@@ -48,9 +48,7 @@ class Xds:
     channel: grpc.aio.Channel
 
     def publish(self, resources: Resources) -> Snapshot:
-        snapshot = Snapshot.build(resources)
-        self.cache.set_snapshot(snapshot)
-        return snapshot
+        return self.cache.set_snapshot(Snapshot.build(resources))
 
 
 @pytest.fixture
@@ -428,3 +426,24 @@ async def test_sotw_sends_only_the_endpoints_that_changed_or_warm(
     # A client that starts over gets everything it asks for.
     client.send(type_url=ENDPOINT, resource_names=["web", "api"])
     assert sorted(names(await client.recv(ENDPOINT))) == ["api", "web"]
+
+
+async def test_delta_stream_that_missed_a_snapshot_still_gets_everything(
+    xds: Xds, clients: list[Client]
+) -> None:
+    """Snapshots published faster than a stream pushes coalesce: the stream is then not in
+    step with the snapshot before the latest, and must compare everything, not the last
+    change only."""
+    xds.publish(resources())
+    client = open_client(xds, clients, delta=True)
+    client.send(type_url=CLUSTER)
+    client.ack(await client.recv(CLUSTER))
+    await client.expect_silence()
+    # Two publishes in one turn of the event loop: the stream sees only the second.
+    xds.publish(resources(extra=("a",)))
+    latest = xds.publish(resources(extra=("a", "b")))
+    response = await client.recv(CLUSTER)
+    assert sorted(names(response)) == ["a", "b"]
+    assert response.system_version_info == latest.version(CLUSTER)
+    client.ack(response)
+    await client.expect_silence()

@@ -187,14 +187,12 @@ async def test_waiters_wake_on_a_new_snapshot() -> None:
     waiter = asyncio.create_task(cache.wait_for_snapshot(None))
     await asyncio.sleep(0)
     assert not waiter.done()
-    first = Snapshot.build(full())
-    cache.set_snapshot(first)
+    first = cache.set_snapshot(Snapshot.build(full()))
     assert await asyncio.wait_for(waiter, 1) is first
     # Already newer than what the caller knows: no waiting.
     assert await asyncio.wait_for(cache.wait_for_snapshot(None), 1) is first
     waiter = asyncio.create_task(cache.wait_for_snapshot(first))
-    second = Snapshot.build(full(port=9001))
-    cache.set_snapshot(second)
+    second = cache.set_snapshot(Snapshot.build(full(port=9001)))
     assert await asyncio.wait_for(waiter, 1) is second
 
 
@@ -255,3 +253,17 @@ def test_memo_reuses_encodings_of_unchanged_messages_only() -> None:
         }
     )
     assert plain.versions == second.versions
+
+
+def test_since_names_exactly_what_was_added_changed_or_removed() -> None:
+    before = Snapshot.build(full())
+    grown = full(port=9001)
+    grown[CLUSTER]["api"] = eds_cluster("api")
+    grown[ENDPOINT]["api"] = load_assignment("api")
+    after = Snapshot.build(grown).since(before)
+    assert after.previous_versions == before.versions
+    assert after.changed[CLUSTER] == {"api"}
+    assert after.changed[ENDPOINT] == {"web", "api"}  # web's port changed, api is new
+    assert after.changed[LISTENER] == frozenset() == after.changed[ROUTE]
+    shrunk = Snapshot.build(full()).since(after)
+    assert shrunk.changed[CLUSTER] == {"api"}  # removed

@@ -18,6 +18,7 @@ worse than refusing the change up front.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -122,6 +123,12 @@ class Snapshot:
     versions: Mapping[str, str]
     eds_names: Mapping[str, str] = field(default_factory=dict)
     rds_names: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    previous_versions: Mapping[str, str] = field(default_factory=dict)
+    """The type versions of the snapshot published before this one (empty for the first)."""
+    changed: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """By type, the names added, changed or removed since the snapshot published before:
+    a stream in step with that one looks only at these, not at every resource, and the
+    comparison is made once per snapshot instead of once per stream."""
 
     @classmethod
     def build(cls, resources: Resources, memo: EncodingMemo | None = None) -> Snapshot:
@@ -162,6 +169,19 @@ class Snapshot:
     ) -> Snapshot:
         versions = {type_url: _type_version(entries) for type_url, entries in encoded.items()}
         return cls(encoded, versions, eds_names, rds_names)
+
+    def since(self, previous: Snapshot) -> Snapshot:
+        """This snapshot with `previous_versions` and `changed` relative to `previous`."""
+        changed: dict[str, frozenset[str]] = {}
+        for type_url, entries in self.resources.items():
+            if previous.version(type_url) == self.version(type_url):
+                changed[type_url] = frozenset()
+                continue
+            before = previous.of_type(type_url)
+            names = {n for n, e in entries.items() if before.get(n) != e}
+            names.update(n for n in before if n not in entries)
+            changed[type_url] = frozenset(names)
+        return dataclasses.replace(self, previous_versions=dict(previous.versions), changed=changed)
 
     def version(self, type_url: str) -> str:
         return self.versions.get(type_url, _type_version({}))
@@ -224,21 +244,23 @@ class SnapshotCache:
     def snapshot(self) -> Snapshot | None:
         return self._snapshot
 
-    def set_snapshot(self, snapshot: Snapshot) -> None:
-        """Checks `snapshot`, then publishes it; raises InconsistentSnapshot instead."""
+    def set_snapshot(self, snapshot: Snapshot) -> Snapshot:
+        """Checks `snapshot`, then publishes it with what changed since the one before, and
+        returns what was published; raises InconsistentSnapshot instead."""
         snapshot.check()
+        if self._snapshot is not None:
+            snapshot = snapshot.since(self._snapshot)
         self._snapshot = snapshot
         # Waiters hold the old event; a fresh one is for those who come after.
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
+        return snapshot
 
     def update_load_assignments(self, cla_by_name: Mapping[str, Message]) -> Snapshot:
         """Publishes the current snapshot with only the named CLAs replaced (endpoint health)."""
         if self._snapshot is None:
             raise LookupError("no snapshot to update yet")
-        snapshot = self._snapshot.with_load_assignments(cla_by_name)
-        self.set_snapshot(snapshot)
-        return snapshot
+        return self.set_snapshot(self._snapshot.with_load_assignments(cla_by_name))
 
     async def wait_for_snapshot(self, known: Snapshot | None) -> Snapshot:
         """Returns the published snapshot as soon as it is not `known` (at once if so already)."""

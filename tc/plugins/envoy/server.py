@@ -261,13 +261,27 @@ class _DeltaStream:
             in_scope: Callable[[str], bool] = (
                 (lambda _name: True) if state.wildcard else state.names.__contains__
             )
-            scope = entries.keys() if state.wildcard else state.names & entries.keys()
+            if state.synced is not None and state.synced == snapshot.previous_versions.get(
+                type_url
+            ):
+                # In step with the snapshot before: only what changed since can differ.
+                candidates: Iterable[str] = (
+                    snapshot.changed.get(type_url, frozenset()) | state.force
+                )
+            else:
+                candidates = state.known.keys() | entries.keys() | state.force
             changed = sorted(
                 name
-                for name in scope
-                if state.known.get(name) != entries[name].version or name in state.force
+                for name in candidates
+                if name in entries
+                and in_scope(name)
+                and (state.known.get(name) != entries[name].version or name in state.force)
             )
-            removed = sorted(name for name in state.known if name not in entries and in_scope(name))
+            removed = sorted(
+                name
+                for name in candidates
+                if name in state.known and name not in entries and in_scope(name)
+            )
             state.synced = version
             if not changed and not removed and state.answered:
                 continue
