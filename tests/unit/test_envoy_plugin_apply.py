@@ -36,3 +36,37 @@ async def test_a_retried_apply_publishes_nothing_new_and_a_new_generation_does()
     second = plugin.cache.snapshot
     assert second is not first and second is not None
     assert set(second.of_type(CLUSTER)) == {"default/web:8081"}
+
+
+def shop(name: str, hosts: list[str]) -> intent_pb2.Intent:
+    return intent_pb2.Intent(
+        name=name,
+        uid=f"u-{name}",
+        generation=1,
+        service=intent_pb2.ServiceSpec(
+            name=name,
+            hosts=hosts,
+            ports=[intent_pb2.Port(number=8080, protocol=intent_pb2.PROTOCOL_HTTP)],
+            endpoints=[intent_pb2.Endpoint(address="127.0.0.1", port=9001)],
+        ),
+    )
+
+
+async def test_a_service_that_loses_a_domain_is_not_reported_programmed() -> None:
+    plugin = EnvoyPlugin({"ack_wait_seconds": 0}, "envoy-0")
+    await plugin.start()
+    first, second = await plugin.apply(
+        [shop("alpha", ["shared.example.com"]), shop("beta", ["shared.example.com"])], []
+    )
+    programmed = {c.type: c for c in first.conditions}["Programmed"]
+    assert programmed.status == intent_pb2.CONDITION_STATUS_TRUE
+    lost = {c.type: c for c in second.conditions}["Programmed"]
+    assert lost.status == intent_pb2.CONDITION_STATUS_FALSE
+    assert lost.reason == "Conflict"
+    assert "'shared.example.com' on port 8080 is taken by service intent 'alpha'" in lost.message
+    assert second.retryable
+
+    # Once alpha is gone, beta's retry reports it programmed.
+    await plugin.remove([shop("alpha", [])], [])
+    (again,) = await plugin.apply([shop("beta", ["shared.example.com"])], [])
+    assert {c.type: c for c in again.conditions}["Programmed"].reason == "Programmed"

@@ -13,7 +13,7 @@ from envoy.extensions.filters.network.http_connection_manager.v3 import (
 )
 
 from tc import ir
-from tc.plugins.envoy.render import assemble, render_service
+from tc.plugins.envoy.render import assemble, assemble_report, render_service
 from tc.plugins.envoy.resources import CLUSTER, ENDPOINT, LISTENER, ROUTE, Resources
 from tc.plugins.envoy.routes import fraction
 
@@ -138,6 +138,21 @@ def test_services_share_a_port() -> None:
     # Envoy refuses a domain in two virtual hosts: the first service in name order keeps it.
     assert "shared.example.com" not in config.virtual_hosts[1].domains
     assert "beta.example.com" in config.virtual_hosts[1].domains
+    report = assemble_report({"beta": second, "alpha": first})
+    assert report.conflicts == {
+        "beta": ["domain 'shared.example.com' on port 8080 is taken by service intent 'alpha'"]
+    }
+
+
+def test_the_same_namespace_and_name_twice_leaves_the_second_out_entirely() -> None:
+    first = render_service(service("alpha", hosts=("a.example.com",)), [])
+    twin = render_service(service("alpha", hosts=("b.example.com",)), [])
+    report = assemble_report({"one": first, "two": twin})
+    assert set(report.conflicts) == {"two"}
+    assert "is taken by service intent 'one'" in report.conflicts["two"][0]
+    config = report.resources[ROUTE]["route_8080"]
+    assert isinstance(config, route_pb2.RouteConfiguration)
+    assert [v.domains[0] for v in config.virtual_hosts] == ["a.example.com"]
 
 
 def test_tcp_port_takes_no_virtual_host_and_one_owner() -> None:

@@ -24,7 +24,7 @@ from tc import ir
 from tc._proto.tc.v1 import intent_pb2, plugin_pb2
 from tc.plugins.envoy.cache import EncodingMemo, InconsistentSnapshot, Snapshot, SnapshotCache
 from tc.plugins.envoy.registry import ProxyRegistry
-from tc.plugins.envoy.render import ServiceParts, assemble, render_service
+from tc.plugins.envoy.render import ServiceParts, assemble, assemble_report, render_service
 from tc.plugins.envoy.server import XdsServer
 from tc.plugins.sdk import (
     Plugin,
@@ -57,6 +57,9 @@ class EnvoyPlugin(Plugin):
         # re-publishes nothing when they are the same objects.
         self._rendered_from: dict[str, tuple[Known, ...]] = {}
         self._published = ""
+        # By service intent: what it lost to a service earlier in name order (a domain, a
+        # port), as of the last publish.
+        self._conflicts: dict[str, list[str]] = {}
         self._held: dict[str, intent_pb2.Intent] = {}
         self._last_sync_id = ""
         self._lock = asyncio.Lock()
@@ -100,10 +103,10 @@ class EnvoyPlugin(Plugin):
     def _publish(self) -> str:
         """Assembles and publishes a snapshot; returns a problem, or "" when published."""
         good = {name: parts for name, parts in self._parts.items() if not parts.errors}
+        assembled = assemble_report(good, listen_address=self._listen_address)
+        self._conflicts = assembled.conflicts
         try:
-            self.cache.set_snapshot(
-                Snapshot.build(assemble(good, listen_address=self._listen_address), self._memo)
-            )
+            self.cache.set_snapshot(Snapshot.build(assembled.resources, self._memo))
         except InconsistentSnapshot as exc:
             self._published = f"rendered snapshot is inconsistent: {exc}"
         else:
@@ -167,6 +170,11 @@ class EnvoyPlugin(Plugin):
             return accepted_false(pb, "Invalid", errors_text(parts.errors))
         if published:
             return programmed_false(pb, "Inconsistent", published, retryable=False)
+        lost = self._conflicts.get(known.owner)
+        if lost:
+            # Retryable: when the other intent goes, this one gets the traffic at the next
+            # publish, and the controller's retry (cheap: nothing re-renders) reports it.
+            return programmed_false(pb, "Conflict", "; ".join(lost), retryable=True)
         self._held[pb.name] = pb
         current, connected, rejection = verdict
         if rejection:

@@ -53,7 +53,7 @@ from tc.plugins.envoy.resources import (
 from tc.plugins.envoy.routes import ClusterOf, virtual_host
 from tc.plugins.istio.workloads import Routing, merge
 
-__all__ = ["ServiceParts", "TcpRoute", "assemble", "render_service"]
+__all__ = ["Assembled", "ServiceParts", "TcpRoute", "assemble", "assemble_report", "render_service"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,38 +181,83 @@ def _tcp_route(
     return TcpRoute(server_names=names, proxy=proxy)
 
 
+@dataclass(frozen=True)
+class Assembled:
+    """The resources of every service, and what each service could not have."""
+
+    resources: Resources
+    conflicts: dict[str, list[str]] = field(default_factory=dict)
+    """By service intent name: each part it lost to a service earlier in name order."""
+
+
 def assemble(parts: Mapping[str, ServiceParts], *, listen_address: str = "0.0.0.0") -> Resources:
+    """The resources of every service (see assemble_report), without the conflicts."""
+    return assemble_report(parts, listen_address=listen_address).resources
+
+
+def assemble_report(
+    parts: Mapping[str, ServiceParts], *, listen_address: str = "0.0.0.0"
+) -> Assembled:
     """The resources of every service, by type URL then name, names sorted.
 
     `parts` is by service intent name; where services collide (the same cluster or virtual
     host name, the same domain on a port, a port one service uses for HTTP and another
-    for TCP, two default TCP routes on a port) the first in intent name order wins, so
-    that every instance decides alike and Envoy never sees a conflict it would refuse.
+    for TCP, two default TCP routes or one SNI name on a port) the first in intent name
+    order wins, so that every instance decides alike and Envoy never sees a conflict it
+    would refuse; the loser is told why in `conflicts`, so its status does not claim
+    traffic it does not get.
     """
     clusters: dict[str, Message] = {}
     endpoints: dict[str, Message] = {}
     http_ports: dict[int, list[route_components_pb2.VirtualHost]] = {}
     tcp_ports: dict[int, list[TcpRoute]] = {}
-    domains: dict[int, set[str]] = {}
-    vhost_names: dict[int, set[str]] = {}
+    domains: dict[int, dict[str, str]] = {}
+    vhost_names: dict[int, dict[str, str]] = {}
+    cluster_owner: dict[str, str] = {}
+    port_owner: dict[int, str] = {}
+    sni_owner: dict[int, dict[str, str]] = {}
+    conflicts: dict[str, list[str]] = {}
+
+    def lost(service: str, what: str, winner: str) -> None:
+        conflicts.setdefault(service, []).append(f"{what} is taken by service intent {winner!r}")
+
     for name in sorted(parts):
         part = parts[name]
+        # Same cluster names mean the same <namespace>/<service> twice: its routes would
+        # send traffic to the other intent's endpoints, so it is left out entirely.
+        taken_clusters = [c.name for c in part.clusters if c.name in cluster_owner]
+        if taken_clusters:
+            lost(name, f"cluster {taken_clusters[0]!r}", cluster_owner[taken_clusters[0]])
+            continue
         for c in part.clusters:
-            clusters.setdefault(c.name, c)
+            cluster_owner[c.name] = name
+            clusters[c.name] = c
         for a in part.load_assignments:
             endpoints.setdefault(a.cluster_name, a)
         for number, protocol in sorted(part.ports.items()):
             is_http = protocol in HTTP_PROTOCOLS
             if (is_http and number in tcp_ports) or (not is_http and number in http_ports):
+                lost(name, f"port {number} ({protocol.name})", port_owner[number])
                 continue
+            port_owner.setdefault(number, name)
             if is_http:
                 vhost = part.virtual_hosts.get(number)
                 hosts = http_ports.setdefault(number, [])
-                taken = domains.setdefault(number, set())
-                names = vhost_names.setdefault(number, set())
-                if vhost is None or vhost.name in names:
+                taken = domains.setdefault(number, {})
+                names = vhost_names.setdefault(number, {})
+                if vhost is None:
+                    continue
+                if vhost.name in names:
+                    lost(name, f"virtual host {vhost.name!r} on port {number}", names[vhost.name])
                     continue
                 fresh = [d for d in vhost.domains if d not in taken]
+                # Each host is also rendered as "host:port"; one report per host is enough.
+                reported: set[str] = set()
+                for d in vhost.domains:
+                    host = d.removesuffix(f":{number}")
+                    if d in taken and host not in reported:
+                        reported.add(host)
+                        lost(name, f"domain {host!r} on port {number}", taken[d])
                 if not fresh:
                     continue
                 if len(fresh) != len(vhost.domains):
@@ -221,14 +266,23 @@ def assemble(parts: Mapping[str, ServiceParts], *, listen_address: str = "0.0.0.
                     del trimmed.domains[:]
                     trimmed.domains.extend(fresh)
                     vhost = trimmed
-                taken.update(fresh)
-                names.add(vhost.name)
+                taken.update((d, name) for d in fresh)
+                names[vhost.name] = name
                 hosts.append(vhost)
             else:
                 route = part.tcp_routes.get(number)
                 routes = tcp_ports.setdefault(number, [])
-                if route is not None:
-                    routes.append(route)
+                if route is None:
+                    continue
+                owners = sni_owner.setdefault(number, {})
+                keys = route.server_names or [""]
+                for key in keys:
+                    if key in owners:
+                        what = f"SNI name {key!r}" if key else "the default TCP route"
+                        lost(name, f"{what} on port {number}", owners[key])
+                    else:
+                        owners[key] = name
+                routes.append(route)
     listeners: dict[str, Message] = {}
     routes_out: dict[str, Message] = {}
     for number, vhosts in http_ports.items():
@@ -242,9 +296,10 @@ def assemble(parts: Mapping[str, ServiceParts], *, listen_address: str = "0.0.0.
         )
         if listener.filter_chains:
             listeners[listener.name] = listener
-    return {
+    resources: Resources = {
         CLUSTER: dict(sorted(clusters.items())),
         ENDPOINT: dict(sorted(endpoints.items())),
         LISTENER: dict(sorted(listeners.items())),
         ROUTE: dict(sorted(routes_out.items())),
     }
+    return Assembled(resources, conflicts)
