@@ -24,9 +24,13 @@ up: install
 	$(BIN)/tcctl up
 
 ## System packages the tests need; installed only when missing and when run as root.
+## BIND's daemons live in /usr/sbin, which a normal user's PATH may lack: look there too.
 system-deps:
 	@missing=""; \
 	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	PATH="$$PATH:/usr/sbin:/usr/local/sbin" command -v named >/dev/null 2>&1 || missing="$$missing bind9"; \
+	PATH="$$PATH:/usr/sbin:/usr/local/sbin" command -v named-checkzone >/dev/null 2>&1 || missing="$$missing bind9-utils"; \
+	PATH="$$PATH:/usr/sbin:/usr/local/sbin" command -v nsupdate >/dev/null 2>&1 || missing="$$missing bind9-dnsutils"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing$$missing"; \

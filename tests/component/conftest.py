@@ -1,8 +1,8 @@
-"""An in-process controller on port 0 with real recorder plugin processes."""
+"""An in-process controller on port 0 with real recorder plugin processes; a real BIND."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +13,7 @@ from tc._proto.tc.v1 import intent_pb2_grpc, lifecycle_pb2_grpc, plugin_pb2_grpc
 from tc.server.app import Controller
 from tc.server.plugin_config import load_plugin_configs
 from tc.server.settings import ControllerSettings
+from tests.bind import ALGORITHMS, BindServer
 from tests.support import wait_until, write_plugin
 
 
@@ -63,3 +64,15 @@ async def running(tmp_path: Path) -> AsyncIterator[Running]:
     yield r
     await r.channel.close()
     await r.controller.stop()
+
+
+BIND_ZONES = ("example.com", "example.net")
+
+
+@pytest.fixture(scope="module")
+def bind_server() -> Iterator[BindServer]:
+    """One real `named` per test module, serving BIND_ZONES to a hmac-sha256 key (and to
+    one key of each other algorithm). Tests share it: each writes under names of its own."""
+    extra = [a for a in ALGORITHMS if a != "hmac-sha256"]
+    with BindServer(BIND_ZONES, extra_keys=extra) as server:
+        yield server
