@@ -24,10 +24,11 @@ from typing import Any
 from tc import convert, ir
 from tc._proto.tc.v1 import intent_pb2, plugin_pb2
 from tc.plugins.dns.plan import plan_zone
-from tc.plugins.dns.records import Change, Conflict, Ownership, Plan, RecordKey, RecordSet
+from tc.plugins.dns.records import Change, Conflict, Plan
 from tc.plugins.dns.render import Wanted, render_intent
 from tc.plugins.dns.settings import DnsSettings, make_sink, parse_plugin_settings
 from tc.plugins.dns.sinks.base import PrerequisiteFailed, Sink, SinkError
+from tc.plugins.dns.zoneview import ZoneView
 from tc.plugins.sdk import (
     Plugin,
     PluginInfo,
@@ -66,10 +67,7 @@ class DnsPlugin(Plugin):
         super().__init__(settings, instance_id)
         self._settings: DnsSettings = parse_plugin_settings(settings)
         self._sink: Sink | None = None
-        self._zones: dict[str, dict[RecordKey, RecordSet]] = {}
-        # zone -> intents that own record sets in it (as last read or written), so a
-        # service that drops its `dns` has its records pruned from zones it no longer names.
-        self._owners: dict[str, set[str]] = {}
+        self._zones: dict[str, ZoneView] = {}
         self._held: dict[str, intent_pb2.Intent] = {}
         self._last_sync_id = ""
         self._last_plan: Plan | None = None
@@ -119,37 +117,22 @@ class DnsPlugin(Plugin):
 
     # -- zones --------------------------------------------------------------------------------
 
-    async def _read(self, zone: str, *, fresh: bool = False) -> dict[RecordKey, RecordSet]:
+    async def _read(self, zone: str, *, fresh: bool = False) -> ZoneView:
         assert self._sink is not None
         if fresh or zone not in self._zones:
-            held = dict(await self._sink.read(zone))
-            self._zones[zone] = held
-            self._owners[zone] = {
-                o.intent
-                for r in held.values()
-                if r.type == "TXT" and (o := Ownership.parse(r.values)) is not None
-                and o.owner == self._settings.owner_id
-            }
+            self._zones[zone] = ZoneView(
+                zone,
+                await self._sink.read(zone),
+                owner=self._settings.owner_id,
+                affix=self._settings.ownership_affix,
+            )
         return self._zones[zone]
-
-    def _remember(self, zone: str, changes: Sequence[Change]) -> None:
-        held = self._zones.get(zone)
-        if held is None:
-            return
-        owners = self._owners.setdefault(zone, set())
-        for change in changes:
-            if change.action != "delete":
-                owners.add(change.intent)
-            for record in (change.record, change.owner_record):
-                if change.action == "delete" or not record.values:
-                    held.pop(record.key, None)
-                else:
-                    held[record.key] = record
 
     async def _reconcile_zone(
         self,
         zone: str,
         wanted: Sequence[Wanted],
+        *,
         scope: Iterable[str] | None,
         policies: Mapping[str, ir.DnsPolicy],
         outcome: _Outcome,
@@ -163,14 +146,14 @@ class DnsPlugin(Plugin):
         intents = {w.intent for w in wanted} | (in_scope or set())
         for attempt in (1, 2):
             try:
-                current = await self._read(zone, fresh=attempt == 2)
+                view = await self._read(zone, fresh=attempt == 2)
             except SinkError as exc:
                 outcome.fail(intents, exc)
                 return
             plan = plan_zone(
                 zone,
                 wanted,
-                current,
+                view.records if in_scope is None else view.around(wanted, in_scope),
                 owner=self._settings.owner_id,
                 affix=self._settings.ownership_affix,
                 scope=in_scope,
@@ -194,7 +177,7 @@ class DnsPlugin(Plugin):
                 self._zones.pop(zone, None)
                 outcome.fail({c.intent for c in plan.changes}, exc)
                 return
-            self._remember(zone, plan.changes)
+            view.written(plan.changes)
             break
         for conflict in plan.conflicts:
             outcome.conflicts.setdefault(conflict.intent, []).append(conflict)
@@ -217,7 +200,9 @@ class DnsPlugin(Plugin):
         outcome = _Outcome()
         plan = Plan()
         for zone in sorted(by_zone):
-            await self._reconcile_zone(zone, by_zone[zone], scope, policies, outcome, plan)
+            await self._reconcile_zone(
+                zone, by_zone[zone], scope=scope, policies=policies, outcome=outcome, plan_out=plan
+            )
         self._last_plan = plan
         return outcome
 
@@ -250,7 +235,7 @@ class DnsPlugin(Plugin):
             policies = _policies(models.values())
             names = {pb.name for pb in intents}
             zones = set(_zones_of(models.values(), self._settings.zones))
-            zones |= {zone for zone, owners in self._owners.items() if owners & names}
+            zones |= {zone for zone, view in self._zones.items() if view.owners() & names}
             outcome = await self._reconcile(wanted, zones, list(wanted), policies)
             return [self._result(pb, problems, outcome) for pb in intents]
 
@@ -263,7 +248,7 @@ class DnsPlugin(Plugin):
             # came along, and every zone this instance has seen otherwise.
             names = {pb.name for pb in intents}
             zones = set(_zones_of(models.values(), self._settings.zones))
-            zones |= {zone for zone, owners in self._owners.items() if owners & names}
+            zones |= {zone for zone, view in self._zones.items() if view.owners() & names}
             if len(models) < len(intents):
                 zones |= set(self._zones) | set(self._settings.zones)
             outcome = await self._reconcile(
@@ -298,7 +283,7 @@ class DnsPlugin(Plugin):
             zones |= set(self._zones) | set(self._settings.zones)
             # A full read of every zone: records deleted behind our back are recreated, and
             # ours that no intent wants any more are pruned.
-            self._zones, self._owners = {}, {}
+            self._zones = {}
             outcome = await self._reconcile(wanted, zones, None, _policies(models.values()))
             self._last_sync_id = sync_id
             results = [self._result(pb, problems, outcome) for pb in intents]

@@ -12,6 +12,7 @@ quoted), sorted, so two record sets compare equal exactly when DNS would call th
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
@@ -49,6 +50,13 @@ def canonical_value(rtype: str, value: str) -> str:
 
     Intents write names in values as absolute with or without the final dot (the IR checks
     that), and a TXT value as one raw character-string, not in presentation form."""
+    if rtype == "A":
+        # The common case, without dnspython's tokenizer (a tenth of the cost); the IR has
+        # already refused anything that is not a dotted quad.
+        try:
+            return str(ipaddress.IPv4Address(value))
+        except ValueError:
+            pass  # let dnspython word the error
     try:
         if rtype == "TXT":
             rdata: dns.rdata.Rdata = dns.rdtypes.ANY.TXT.TXT(
