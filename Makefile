@@ -64,6 +64,8 @@ test: install tools lint
 bench: install
 	$(BIN)/python bench/intents.py
 	$(BIN)/python bench/istio.py
+	$(BIN)/python bench/xds.py
+	$(BIN)/python bench/dns.py
 
 clean:
 	rm -rf $(VENV) .tools var .pytest_cache .mypy_cache .ruff_cache

@@ -230,8 +230,10 @@ class DnsPlugin(Plugin):
     async def apply(
         self, intents: Sequence[intent_pb2.Intent], references: Sequence[intent_pb2.Intent]
     ) -> list[plugin_pb2.IntentResult]:
+        # Rendering is pure: done before taking the lock, so a batch renders while the
+        # one before it waits for the server.
+        models, wanted, problems = self._render(intents)
         async with self._lock:
-            models, wanted, problems = self._render(intents)
             policies = _policies(models.values())
             names = {pb.name for pb in intents}
             zones = set(_zones_of(models.values(), self._settings.zones))
@@ -242,8 +244,8 @@ class DnsPlugin(Plugin):
     async def remove(
         self, intents: Sequence[intent_pb2.Intent], references: Sequence[intent_pb2.Intent]
     ) -> list[plugin_pb2.IntentResult]:
+        models, _, _ = self._render(intents)
         async with self._lock:
-            models, _, _ = self._render(intents)
             # Where the removed intents' records may be: their own zones when their specs
             # came along, and every zone this instance has seen otherwise.
             names = {pb.name for pb in intents}
