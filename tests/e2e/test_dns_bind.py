@@ -44,15 +44,21 @@ def sink(bind: BindServer, **overrides: Any) -> dict[str, Any]:
 
 
 @contextlib.asynccontextmanager
-async def controller(tmp_path: Path, sink_settings: dict[str, Any]) -> AsyncIterator[Running]:
+async def controller(
+    tmp_path: Path, sink_settings: dict[str, Any], owner: str | None = None, **settings: Any
+) -> AsyncIterator[Running]:
     plugins = tmp_path / "plugins.d"
-    plugins.mkdir()
+    plugins.mkdir(parents=True)
     (plugins / "dns.yaml").write_text(
         yaml.safe_dump(
             {
                 "name": "dns",
                 "module": "tc.plugins.dns",
-                "settings": {"owner_id": f"tc-{tmp_path.name}"[:60], "sink": sink_settings},
+                "settings": {
+                    "owner_id": owner or f"tc-{tmp_path.name}"[:60],
+                    "sink": sink_settings,
+                    **settings,
+                },
             }
         )
     )
@@ -224,6 +230,41 @@ async def test_sync_restores_records_deleted_behind_our_back(
         await wait_until(
             lambda: _holds(bind, "restore", {"192.0.2.60"}), timeout=30, what="restored by Sync"
         )
+
+
+async def test_sync_prunes_what_we_own_that_no_intent_wants_and_nothing_else(
+    tmp_path: Path, bind: BindServer
+) -> None:
+    """Records of ours whose intent is gone (deleted while no instance was up) are pruned
+    by the next Sync of the zones the plugin manages; a record set nobody owns, and one
+    another owner id wrote, stay."""
+    owner = f"tc-{tmp_path.name}"[:60]
+    ours = f'"heritage=traffic-controller,owner={owner},intent=ghost,values=0"'
+    theirs = '"heritage=traffic-controller,owner=someone-else,intent=ghost,values=0"'
+    bind.nsupdate(
+        "update add ghost.example.com. 60 A 192.0.2.70\n"
+        f"update add a-ghost.example.com. 60 TXT {ours}\n"
+        "update add kept.example.com. 60 A 192.0.2.71\n"
+        f"update add a-kept.example.com. 60 TXT {theirs}\n"
+        "update add manual.example.com. 60 A 192.0.2.72"
+    )
+    # The ghost's digest ("0") is not what it holds: a hand edit, reported and left.
+    async with controller(tmp_path, sink(bind), owner, zones=[ZONE]) as r:
+        await apply(r, records("live", "live", "192.0.2.73"))
+        await wait_until(is_ready(r, "live"), what="live Ready (after the first Sync)")
+        assert bind.values("ghost.example.com") == {"192.0.2.70"}
+    bind.nsupdate(
+        "update delete a-ghost.example.com. TXT\n"
+        f"update add a-ghost.example.com. 60 TXT {ours.replace('values=0', 'values=')}"
+    )
+    # Without a digest the record set is ours to prune: a fresh controller's Sync does it.
+    async with controller(tmp_path / "again", sink(bind), owner, zones=[ZONE]) as r:
+        await apply(r, records("live", "live", "192.0.2.73"))
+        await wait_until(is_ready(r, "live"), what="live Ready")
+        await wait_until(lambda: _holds(bind, "ghost", set()), timeout=30, what="the ghost pruned")
+    assert bind.values("a-ghost.example.com", "TXT") == set()
+    assert bind.values("kept.example.com") == {"192.0.2.71"}
+    assert bind.values("manual.example.com") == {"192.0.2.72"}
 
 
 async def _holds(bind: BindServer, host: str, values: set[str]) -> bool:
