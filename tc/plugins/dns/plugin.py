@@ -288,6 +288,20 @@ class DnsPlugin(Plugin):
             self._zones = {}
             outcome = await self._reconcile(wanted, zones, None, _policies(models.values()))
             self._last_sync_id = sync_id
+            sent = {pb.name for pb in intents}
+            for name, conflicts in sorted(outcome.conflicts.items()):
+                if name not in sent:
+                    # Record sets of an intent that is gone, kept because they were edited
+                    # by hand since: nobody's status shows them, so the log must.
+                    for conflict in conflicts:
+                        log.warning(
+                            "record set left in place",
+                            extra={
+                                "intent": name,
+                                "record": str(conflict.key),
+                                "reason": conflict.message,
+                            },
+                        )
             results = [self._result(pb, problems, outcome) for pb in intents]
             return results, sorted(before - {pb.name for pb in intents})
 
