@@ -22,7 +22,7 @@ import grpc
 
 from tc import serving
 from tc._proto.tc.v1 import plugin_pb2, plugin_pb2_grpc
-from tc.plugins.sdk import handshake
+from tc.plugins.sdk import handshake, logs
 from tc.plugins.sdk.plugin import Plugin
 
 log = logging.getLogger("tc.plugin")
@@ -166,11 +166,7 @@ def run(factory: Callable[[dict[str, Any], str], Plugin]) -> None:
     _die_with_parent()
     instance = os.environ.get(handshake.ENV_INSTANCE, "standalone-0")
     listen = os.environ.get(handshake.ENV_LISTEN, "127.0.0.1:0")
-    logging.basicConfig(
-        level=os.environ.get("TC_LOG_LEVEL", "INFO"),
-        stream=sys.stderr,
-        format=f"%(asctime)s %(levelname)s [{instance}] %(name)s: %(message)s",
-    )
+    logs.configure(instance, os.environ.get("TC_LOG_LEVEL", "INFO"))
     try:
         settings = handshake.decode_settings(os.environ.get(handshake.ENV_SETTINGS))
         plugin = factory(settings, instance)
