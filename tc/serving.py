@@ -7,7 +7,7 @@ accept port 0 and report the port they really got.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -40,8 +40,10 @@ SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
-def new_server() -> grpc.aio.Server:
-    return grpc.aio.server(options=SERVER_OPTIONS)
+def new_server(interceptors: Sequence[grpc.aio.ServerInterceptor] = ()) -> grpc.aio.Server:
+    """A server with the project's options; `interceptors` (e.g. authentication) see every
+    call, health and reflection included, so they decide themselves what stays open."""
+    return grpc.aio.server(options=SERVER_OPTIONS, interceptors=list(interceptors) or None)
 
 
 def add_health_and_reflection(
@@ -55,10 +57,16 @@ def add_health_and_reflection(
     return health
 
 
-def bind(server: grpc.aio.Server, address: str) -> str:
-    """Binds `address` (port 0 allowed) and returns host:port with the real port."""
+def bind(
+    server: grpc.aio.Server, address: str, credentials: grpc.ServerCredentials | None = None
+) -> str:
+    """Binds `address` (port 0 allowed), over TLS when `credentials` are given, and returns
+    host:port with the real port."""
     host, _, _port = address.rpartition(":")
-    port = server.add_insecure_port(address)
+    if credentials is not None:
+        port = server.add_secure_port(address, credentials)
+    else:
+        port = server.add_insecure_port(address)
     if port == 0:
         raise OSError(f"cannot bind {address}")
     return f"{host}:{port}"

@@ -20,6 +20,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 import tc
 from tc import serving
 from tc._proto.tc.v1 import intent_pb2, intent_pb2_grpc, lifecycle_pb2, lifecycle_pb2_grpc
+from tc.server import auth
 from tc.server.events import EventBus
 from tc.server.intent_service import IntentService
 from tc.server.lifecycle_service import LifecycleService
@@ -125,9 +126,11 @@ class Controller:
     # -- runner ---------------------------------------------------------------------------------
 
     async def start(self) -> str:
+        # First: a refused address or a bad cert must stop start-up before any side effect.
+        interceptors, credentials = auth.port_security(self.settings)
         self.settings.state_dir.mkdir(parents=True, exist_ok=True)
         await self.store.open()
-        server = serving.new_server()
+        server = serving.new_server(interceptors)
         intent_pb2_grpc.add_IntentServiceServicer_to_server(
             IntentService(self.store, accepting=lambda: not self._draining), server
         )
@@ -136,7 +139,7 @@ class Controller:
         )
         self._health = serving.add_health_and_reflection(server, SERVICES)
         await serving.set_all(self._health, SERVICES, serving.NOT_SERVING)
-        self.address = serving.bind(server, self.settings.grpc_address)
+        self.address = serving.bind(server, self.settings.grpc_address, credentials)
         await server.start()
         self._server = server
         self._write_address_file()

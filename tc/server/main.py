@@ -13,7 +13,8 @@ import logging
 import signal
 import sys
 
-from tc.server import logs
+from tc import tls
+from tc.server import auth, logs
 from tc.server.app import Controller
 from tc.server.plugin_config import PluginConfigError, load_plugin_configs
 from tc.server.settings import ControllerSettings
@@ -45,6 +46,10 @@ def run_controller(settings: ControllerSettings) -> int:
     try:
         asyncio.run(serve(settings))
     except PluginConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (auth.InsecureBindError, auth.TokensFileError, tls.TlsConfigError) as exc:
+        # A security setup that cannot work is a configuration error, like a bad plugin.
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

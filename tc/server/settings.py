@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class ControllerSettings(BaseModel):
@@ -33,6 +33,27 @@ class ControllerSettings(BaseModel):
     store_synchronous: str = Field(default="FULL", pattern="^(FULL|NORMAL)$")
     log_json: bool = False
     log_level: str = "INFO"
+    # Security of the gRPC port (REST arrives through it too). With no tokens_file every
+    # call is accepted, and with no TLS files the port is plaintext: both are allowed only
+    # on loopback unless `insecure` says the operator means it (tc.server.auth).
+    tokens_file: Path | None = None
+    tokens_reload_seconds: float = Field(default=1.0, gt=0)
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_client_ca_file: Path | None = None
+    insecure: bool = False
+
+    @model_validator(mode="after")
+    def _tls_pairs(self) -> ControllerSettings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file go together")
+        if self.tls_client_ca_file is not None and self.tls_cert_file is None:
+            raise ValueError("tls_client_ca_file (mTLS) needs tls_cert_file and tls_key_file")
+        return self
+
+    @property
+    def tls_enabled(self) -> bool:
+        return self.tls_cert_file is not None
 
     @property
     def store_path(self) -> Path:
