@@ -24,6 +24,7 @@ from tc.server import auth
 from tc.server.events import EventBus
 from tc.server.intent_service import IntentService
 from tc.server.lifecycle_service import LifecycleService
+from tc.server.orchestrator import Orchestrator
 from tc.server.plugin_config import PluginConfig
 from tc.server.reconciler import Reconciler
 from tc.server.settings import ControllerSettings
@@ -56,6 +57,9 @@ class Controller:
             on_event=self._on_supervisor_event,
         )
         self.reconciler = Reconciler(settings, self.store, self.supervisor, self.events)
+        self.orchestrator = Orchestrator(
+            settings.orchestrator, events=self.events, grpc_address=settings.grpc_address
+        )
         self._server: Any = None
         self._health: Any = None
         self._draining = False
@@ -135,7 +139,11 @@ class Controller:
             IntentService(self.store, accepting=lambda: not self._draining), server
         )
         lifecycle_pb2_grpc.add_LifecycleServiceServicer_to_server(
-            LifecycleService(self.supervisor, self.events, self.controller_status), server
+            # Readyz probes the store's writability (REST gateway, issue 6).
+            LifecycleService(
+                self.supervisor, self.events, self.controller_status, store=self.store
+            ),
+            server,
         )
         self._health = serving.add_health_and_reflection(server, SERVICES)
         await serving.set_all(self._health, SERVICES, serving.NOT_SERVING)
@@ -144,6 +152,9 @@ class Controller:
         self._server = server
         self._write_address_file()
         self._health_task = asyncio.create_task(self._follow_health(), name="health")
+        # Before the plugins: its bus subscription must see "controller.ready". It never
+        # blocks serving (registration retries in the background).
+        await self.orchestrator.start(self.address)
         await self.reconciler.start()
         await self.supervisor.start()
         self._health_dirty.set()
@@ -162,6 +173,7 @@ class Controller:
     async def stop(self) -> None:
         grace = self.settings.shutdown_grace_seconds
         self._draining = True
+        self.events.publish("controller.draining", "controller", "refusing new changes")
         log.info("draining: refusing new changes, finishing in-flight work")
         if self._health is not None:
             await self._health.enter_graceful_shutdown()
@@ -173,5 +185,6 @@ class Controller:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._health_task
         await self.supervisor.stop()
+        await self.orchestrator.stop()
         await self.store.close()
         log.info("controller stopped")

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tc.server.orchestrator.settings import OrchestratorSettings
+
 
 class ControllerSettings(BaseModel):
     """Everything the controller process is configured with; no module reads the environment."""
@@ -42,6 +44,8 @@ class ControllerSettings(BaseModel):
     tls_key_file: Path | None = None
     tls_client_ca_file: Path | None = None
     insecure: bool = False
+    # Registration with an orchestrator and CloudEvents to a sink; off unless configured.
+    orchestrator: OrchestratorSettings = Field(default_factory=OrchestratorSettings)
 
     @model_validator(mode="after")
     def _tls_pairs(self) -> ControllerSettings:
