@@ -20,6 +20,8 @@ from tc.cli.errors import EXIT_INTERRUPTED, EXIT_REQUEST, EXIT_USAGE, CliError
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _DEFAULT_TIMEOUT_SECONDS = 10.0
 _DEFAULT_WAIT_TIMEOUT_SECONDS = 60.0
+# Kept here rather than imported from tc.gateway: client commands must not load it.
+DEFAULT_REST_ADDRESS = "127.0.0.1:8080"
 
 
 def _positive_seconds(text: str) -> float:
@@ -58,6 +60,25 @@ def _output_option(parser: argparse.ArgumentParser) -> None:
         default="table",
         help="output format (default: table)",
     )
+
+
+def _rest_options(*, default_address: str | None) -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    shown = default_address or "off"
+    parent.add_argument(
+        "--rest-address",
+        default=default_address,
+        metavar="HOST:PORT",
+        help=f"serve the REST gateway (Envoy) on this address (default: {shown})",
+    )
+    parent.add_argument("--no-rest", action="store_true", help="do not run the REST gateway")
+    parent.add_argument(
+        "--rest-max-request-bytes",
+        type=int,
+        metavar="BYTES",
+        help="largest REST request body; larger ones get 413 (default: 1048576)",
+    )
+    return parent
 
 
 def _controller_options(*, plugins_dir_required: bool) -> argparse.ArgumentParser:
@@ -108,14 +129,20 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
 
     up = sub.add_parser(
         "up",
-        parents=[_controller_options(plugins_dir_required=False)],
-        help="run the controller and its plugins in the foreground on the defaults",
+        parents=[
+            _controller_options(plugins_dir_required=False),
+            _rest_options(default_address=DEFAULT_REST_ADDRESS),
+        ],
+        help="run the controller, its plugins and the REST gateway in the foreground",
     )
     up.set_defaults(handler=serve.run)
 
     controller = sub.add_parser(
         "controller",
-        parents=[_controller_options(plugins_dir_required=True)],
+        parents=[
+            _controller_options(plugins_dir_required=True),
+            _rest_options(default_address=None),
+        ],
         help="run the controller with the plugin configs in DIR",
     )
     controller.set_defaults(handler=serve.run)

@@ -208,9 +208,10 @@ def status_summary(status: lifecycle_pb2.GetStatusResponse, now: datetime) -> Ta
 
 
 def instances_table(status: lifecycle_pb2.GetStatusResponse) -> Table:
-    """One row per plugin instance; a plugin with no instance still gets a row."""
+    """One row per plugin instance, then per auxiliary process (the REST gateway, whose
+    address is that of its health endpoint); a plugin with no instance still gets a row."""
     table = plain_table("PLUGIN", "INSTANCE", "PID", "ADDRESS", "STATE", "RESTARTS", "LAST ERROR")
-    for plugin in status.plugins:
+    for plugin in [*status.plugins, *status.auxiliary_processes]:
         if not plugin.instances:
             table.add_row(*(Text(c) for c in (plugin.name, _NONE, _NONE, _NONE, _NONE, "0", "")))
         for instance in plugin.instances:
@@ -236,7 +237,7 @@ def instances_table(status: lifecycle_pb2.GetStatusResponse) -> Table:
 
 def status_text(status: lifecycle_pb2.GetStatusResponse, now: datetime) -> str:
     """The whole `tcctl status` table output."""
-    if not status.plugins:
+    if not status.plugins and not status.auxiliary_processes:
         return render(status_summary(status, now)) + "\nno plugins configured\n"
     return render(status_summary(status, now)) + "\n" + render(instances_table(status))
 

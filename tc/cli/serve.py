@@ -2,6 +2,10 @@
 
 The server is imported only inside these handlers, so client commands start fast and do
 not load asyncio servers, the store and the plugin supervisor they never use.
+
+`tcctl up` also runs the REST gateway (Envoy transcoding REST to the controller's gRPC) on
+127.0.0.1:8080 as a process the controller supervises like a plugin instance; `--no-rest`
+leaves it out. `tcctl controller` runs it only when given `--rest-address`.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from tc.cli.errors import EXIT_USAGE, CliError
 
 if TYPE_CHECKING:
+    from tc.server.plugin_config import PluginConfig
     from tc.server.settings import ControllerSettings
 
 # Flags that map one to one onto ControllerSettings fields; unset flags keep its defaults,
@@ -37,6 +42,39 @@ def settings_from_args(args: argparse.Namespace) -> ControllerSettings:
         raise CliError(f"invalid settings: {problems}", EXIT_USAGE) from None
 
 
+def gateway_from_args(
+    args: argparse.Namespace, settings: ControllerSettings
+) -> PluginConfig | None:
+    """The supervised REST gateway the flags ask for, or None."""
+    if args.no_rest or args.rest_address is None:
+        return None
+    from pydantic import ValidationError
+
+    from tc.gateway.process import process_config
+    from tc.gateway.settings import GatewaySettings
+
+    if settings.tls_enabled:
+        # Its upstream is plaintext HTTP/2; against a TLS port every call would fail.
+        raise CliError("the REST gateway cannot reach a TLS controller yet; pass --no-rest")
+    state_dir = settings.state_dir.resolve()
+    values: dict[str, Any] = {
+        "listen_address": args.rest_address,
+        # The controller writes its bound address there before it starts any process,
+        # so this works with --grpc-address HOST:0 too.
+        "upstream_address_file": state_dir / "controller.address",
+        "work_dir": state_dir / "gateway",
+    }
+    if args.rest_max_request_bytes is not None:
+        values["max_request_bytes"] = args.rest_max_request_bytes
+    try:
+        return process_config(GatewaySettings(**values))
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in e['loc'])}: {e['msg']}" for e in error.errors()
+        )
+        raise CliError(f"invalid REST gateway settings: {problems}", EXIT_USAGE) from None
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the controller until it stops; its return code is tcctl's exit code.
 
@@ -48,4 +86,5 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as error:
         # A broken or partial installation: say which module is missing, not a traceback.
         raise CliError(f"cannot load the controller: {error}") from None
-    return run_controller(settings)
+    gateway = gateway_from_args(args, settings)
+    return run_controller(settings, auxiliaries=[gateway] if gateway else [])

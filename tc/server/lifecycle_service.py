@@ -1,8 +1,12 @@
 """tc.v1.LifecycleService: the controller's status, plugin instances and events.
 
-GetStatus and RestartPluginInstance are served here; Heartbeat, ListMicroservices and
-Drain come with their own issues (heartbeat monitor, REST gateway) and answer UNIMPLEMENTED
-until then, which a client can tell apart from a failure.
+GetStatus, RestartPluginInstance and the probes Healthz and Readyz are served here;
+Heartbeat, ListMicroservices and Drain come with their own issues (heartbeat monitor) and
+answer UNIMPLEMENTED until then, which a client can tell apart from a failure.
+
+The probes exist for HTTP load balancers and Kubernetes, which reach them through the REST
+gateway as GET /healthz and GET /readyz (gRPC clients keep grpc.health.v1): Readyz refuses
+with UNAVAILABLE, which the gateway turns into 503, and its message names what is not ready.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from tc._proto.tc.v1 import lifecycle_pb2, lifecycle_pb2_grpc
 from tc.server.errors import RequestError, invalid, mapped
 from tc.server.events import EventBus
-from tc.server.supervisor import Instance, InstanceState, Supervisor
+from tc.server.store import Store, StoreError
+from tc.server.supervisor import Instance, InstanceState, PluginGroup, Supervisor
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -51,6 +56,19 @@ def instance_status(instance: Instance) -> lifecycle_pb2.PluginInstanceStatus:
     )
 
 
+def _group_status(group: PluginGroup) -> lifecycle_pb2.PluginKindStatus:
+    info = group.info
+    return lifecycle_pb2.PluginKindStatus(
+        name=group.name,
+        kind=info.kind if info else "",
+        intent_kinds=list(info.intent_kinds) if info else [],
+        fanout_mode=info.fanout_mode if info else 0,  # type: ignore[arg-type]
+        replicas=group.config.replicas,
+        ready_replicas=len(group.ready_instances()),
+        instances=[instance_status(i) for i in group.instances],
+    )
+
+
 def _unimplemented(message: str) -> RequestError:
     """An RPC whose behaviour comes with a later issue: a client can tell it from a failure."""
     return RequestError(grpc.StatusCode.UNIMPLEMENTED, message)
@@ -62,36 +80,52 @@ class LifecycleService(lifecycle_pb2_grpc.LifecycleServiceServicer):
         supervisor: Supervisor,
         events: EventBus,
         controller_status: Callable[[], lifecycle_pb2.ControllerStatus],
+        *,
+        store: Store,
     ) -> None:
         self._supervisor = supervisor
         self._events = events
         self._controller_status = controller_status
+        self._store = store
 
     @mapped
     async def GetStatus(
         self, request: lifecycle_pb2.GetStatusRequest, context: Context
     ) -> lifecycle_pb2.GetStatusResponse:
-        plugins = []
-        for group in self._supervisor.groups:
-            info = group.info
-            plugins.append(
-                lifecycle_pb2.PluginKindStatus(
-                    name=group.name,
-                    kind=info.kind if info else "",
-                    intent_kinds=list(info.intent_kinds) if info else [],
-                    fanout_mode=info.fanout_mode if info else 0,  # type: ignore[arg-type]
-                    replicas=group.config.replicas,
-                    ready_replicas=len(group.ready_instances()),
-                    instances=[instance_status(i) for i in group.instances],
-                )
-            )
         return lifecycle_pb2.GetStatusResponse(
             controller=self._controller_status(),
-            plugins=plugins,
+            plugins=[_group_status(g) for g in self._supervisor.groups],
             orchestrator=lifecycle_pb2.OrchestratorStatus(
                 state=lifecycle_pb2.REGISTRATION_STATE_DISABLED
             ),
+            auxiliary_processes=[_group_status(g) for g in self._supervisor.auxiliaries],
         )
+
+    @mapped
+    async def Healthz(
+        self, request: lifecycle_pb2.HealthzRequest, context: Context
+    ) -> lifecycle_pb2.HealthzResponse:
+        return lifecycle_pb2.HealthzResponse(status="ok")
+
+    @mapped
+    async def Readyz(
+        self, request: lifecycle_pb2.ReadyzRequest, context: Context
+    ) -> lifecycle_pb2.ReadyzResponse:
+        checks: list[str] = []
+        problems: list[str] = []
+        for group in self._supervisor.groups:
+            ready = len(group.ready_instances())
+            line = f"plugin {group.name}: {ready}/{group.config.replicas} ready"
+            (checks if ready else problems).append(line)
+        try:
+            await self._store.check_writable()
+        except StoreError as exc:
+            problems.append(f"store: not writable: {exc}")
+        else:
+            checks.append("store: writable")
+        if problems:
+            raise RequestError(grpc.StatusCode.UNAVAILABLE, "not ready: " + "; ".join(problems))
+        return lifecycle_pb2.ReadyzResponse(status="ok", checks=checks)
 
     @mapped
     async def RestartPluginInstance(

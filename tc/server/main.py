@@ -12,19 +12,27 @@ import gc
 import logging
 import signal
 import sys
+from collections.abc import Sequence
 
 from tc import tls
 from tc.server import auth, logs
 from tc.server.app import Controller
-from tc.server.plugin_config import PluginConfigError, load_plugin_configs
+from tc.server.plugin_config import PluginConfig, PluginConfigError, load_plugin_configs
 from tc.server.settings import ControllerSettings
 
 log = logging.getLogger("tc.controller")
 
 
-async def serve(settings: ControllerSettings, stop: asyncio.Event | None = None) -> None:
+async def serve(
+    settings: ControllerSettings,
+    stop: asyncio.Event | None = None,
+    auxiliaries: Sequence[PluginConfig] = (),
+) -> None:
     configs = load_plugin_configs(settings.plugins_dir)
     controller = Controller(settings, configs)
+    # Supervised processes that are not plugins, e.g. the REST gateway (tcctl up).
+    for auxiliary in auxiliaries:
+        controller.supervisor.add_auxiliary(auxiliary)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -41,10 +49,10 @@ async def serve(settings: ControllerSettings, stop: asyncio.Event | None = None)
         await controller.stop()
 
 
-def run_controller(settings: ControllerSettings) -> int:
+def run_controller(settings: ControllerSettings, auxiliaries: Sequence[PluginConfig] = ()) -> int:
     logs.configure(json_lines=settings.log_json, level=settings.log_level)
     try:
-        asyncio.run(serve(settings))
+        asyncio.run(serve(settings, auxiliaries=auxiliaries))
     except PluginConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -6,6 +6,10 @@ or stops SERVING for longer than a grace period, is killed and started again wit
 exponential backoff; too many restarts in a window is reported as a crash loop. The
 reconciler is told whenever an instance becomes usable (it then gets a full Sync before it
 takes work) or stops being usable.
+
+Auxiliary processes (the REST gateway) are kept alive the same way, with the same handshake,
+health Watch, backoff and crash-loop report, but they take no intents: no Describe, no Sync,
+and the reconciler never hears of them. They are READY as soon as they report SERVING.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from tc import serving
 from tc._proto.tc.v1 import plugin_pb2, plugin_pb2_grpc
 from tc.plugins.sdk import handshake
-from tc.server.plugin_config import PluginConfig
+from tc.server.plugin_config import PluginConfig, PluginConfigError
 from tc.server.settings import ControllerSettings
 
 log = logging.getLogger("tc.supervisor")
@@ -87,6 +91,7 @@ class PluginGroup:
     instances: list[Instance]
     info: plugin_pb2.DescribeResponse | None = None
     described: asyncio.Event = field(default_factory=asyncio.Event)
+    auxiliary: bool = False
 
     @property
     def name(self) -> str:
@@ -125,14 +130,38 @@ class Supervisor:
         self._on_usable = on_usable
         self._on_unusable = on_unusable
         self._on_event = on_event or (lambda kind, subject, message: None)
+        self.auxiliaries: list[PluginGroup] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
 
     def group(self, name: str) -> PluginGroup | None:
         return next((g for g in self.groups if g.name == name), None)
 
+    def add_auxiliary(self, config: PluginConfig) -> PluginGroup:
+        """Supervises a process that is not a plugin (see the module docstring); call it
+        before start()."""
+        if self._tasks:
+            raise RuntimeError("add_auxiliary must come before start")
+        if any(g.name == config.name for g in [*self.groups, *self.auxiliaries]):
+            raise PluginConfigError(f"a plugin or process is already named {config.name!r}")
+        group = PluginGroup(
+            config=config,
+            instances=[
+                Instance(
+                    plugin=config.name,
+                    index=i,
+                    id=f"{config.name}-{i}",
+                    listen=config.listen_address(i),
+                )
+                for i in range(config.replicas)
+            ],
+            auxiliary=True,
+        )
+        self.auxiliaries.append(group)
+        return group
+
     async def start(self) -> None:
-        for group in self.groups:
+        for group in [*self.groups, *self.auxiliaries]:
             for instance in group.instances:
                 self._tasks.append(
                     asyncio.create_task(
@@ -152,11 +181,12 @@ class Supervisor:
                 await task
         self._tasks.clear()
         await asyncio.gather(
-            *(self._terminate(i) for g in self.groups for i in g.instances), return_exceptions=True
+            *(self._terminate(i) for g in [*self.groups, *self.auxiliaries] for i in g.instances),
+            return_exceptions=True,
         )
 
     def restart(self, plugin: str, instance_id: str) -> Instance:
-        group = self.group(plugin)
+        group = self.group(plugin) or next((g for g in self.auxiliaries if g.name == plugin), None)
         instance = (
             next((i for i in group.instances if i.id == instance_id), None) if group else None
         )
@@ -194,7 +224,7 @@ class Supervisor:
             await self._terminate(instance)
             was_usable = instance.state in (InstanceState.READY, InstanceState.SYNCING)
             instance.state = InstanceState.BACKOFF
-            if was_usable:
+            if was_usable and not group.auxiliary:
                 self._on_unusable(group, instance)
             if self._stopping:
                 return
@@ -372,7 +402,12 @@ class Supervisor:
                     instance.last_error = f"not SERVING for {self._grace(instance):.0f}s"
                     return
                 is_serving = change.result()
-                if is_serving and not_serving_since is not None:
+                if is_serving and not_serving_since is not None and group.auxiliary:
+                    not_serving_since = None
+                    instance.state = InstanceState.READY
+                    instance.last_error = ""
+                    self._on_event("process.ready", instance.id, f"ready at {instance.address}")
+                elif is_serving and not_serving_since is not None:
                     not_serving_since = None
                     if group.info is None or instance.state is not InstanceState.READY:
                         await self._describe(group, instance)
@@ -382,7 +417,7 @@ class Supervisor:
                     not_serving_since = time.monotonic()
                     was_usable = instance.state in (InstanceState.READY, InstanceState.SYNCING)
                     instance.state = InstanceState.NOT_SERVING
-                    if was_usable:
+                    if was_usable and not group.auxiliary:
                         self._on_unusable(group, instance)
         finally:
             for task in (follower, restart, exited):

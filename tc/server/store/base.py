@@ -362,3 +362,9 @@ class Store(Protocol):
         ...
 
     async def count(self) -> int: ...
+
+    async def check_writable(self) -> None:
+        """Returns once the store has taken a write lock and committed an empty transaction;
+        raises StoreError when it cannot (closed, disk or lock trouble). A readiness probe:
+        cheap, and it writes nothing."""
+        ...

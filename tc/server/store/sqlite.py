@@ -399,6 +399,11 @@ class SqliteStore:
 
     # -- writes ----------------------------------------------------------------------
 
+    async def check_writable(self) -> None:
+        # Through the writer thread like every write: proves that thread is alive and
+        # BEGIN IMMEDIATE gets the write lock; the empty transaction commits nothing.
+        await self._write(lambda txn: None)
+
     async def apply(self, op: ApplyOp) -> ApplyResult:
         return await self._write(lambda txn: _apply(txn, op))
 

@@ -142,14 +142,16 @@ class GetStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetStatusResponse(_message.Message):
-    __slots__ = ("controller", "plugins", "orchestrator")
+    __slots__ = ("controller", "plugins", "orchestrator", "auxiliary_processes")
     CONTROLLER_FIELD_NUMBER: _ClassVar[int]
     PLUGINS_FIELD_NUMBER: _ClassVar[int]
     ORCHESTRATOR_FIELD_NUMBER: _ClassVar[int]
+    AUXILIARY_PROCESSES_FIELD_NUMBER: _ClassVar[int]
     controller: ControllerStatus
     plugins: _containers.RepeatedCompositeFieldContainer[PluginKindStatus]
     orchestrator: OrchestratorStatus
-    def __init__(self, controller: _Optional[_Union[ControllerStatus, _Mapping]] = ..., plugins: _Optional[_Iterable[_Union[PluginKindStatus, _Mapping]]] = ..., orchestrator: _Optional[_Union[OrchestratorStatus, _Mapping]] = ...) -> None: ...
+    auxiliary_processes: _containers.RepeatedCompositeFieldContainer[PluginKindStatus]
+    def __init__(self, controller: _Optional[_Union[ControllerStatus, _Mapping]] = ..., plugins: _Optional[_Iterable[_Union[PluginKindStatus, _Mapping]]] = ..., orchestrator: _Optional[_Union[OrchestratorStatus, _Mapping]] = ..., auxiliary_processes: _Optional[_Iterable[_Union[PluginKindStatus, _Mapping]]] = ...) -> None: ...
 
 class HeartbeatRequest(_message.Message):
     __slots__ = ("service", "address", "port", "ttl")
@@ -255,3 +257,25 @@ class WatchEventsResponse(_message.Message):
     time: _timestamp_pb2.Timestamp
     attributes: _containers.ScalarMap[str, str]
     def __init__(self, type: _Optional[str] = ..., subject: _Optional[str] = ..., message: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attributes: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class HealthzRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class HealthzResponse(_message.Message):
+    __slots__ = ("status",)
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    status: str
+    def __init__(self, status: _Optional[str] = ...) -> None: ...
+
+class ReadyzRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ReadyzResponse(_message.Message):
+    __slots__ = ("status", "checks")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CHECKS_FIELD_NUMBER: _ClassVar[int]
+    status: str
+    checks: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, status: _Optional[str] = ..., checks: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -65,6 +65,16 @@ class LifecycleServiceStub:
                 request_serializer=tc_dot_v1_dot_lifecycle__pb2.WatchEventsRequest.SerializeToString,
                 response_deserializer=tc_dot_v1_dot_lifecycle__pb2.WatchEventsResponse.FromString,
                 _registered_method=True)
+        self.Healthz = channel.unary_unary(
+                '/tc.v1.LifecycleService/Healthz',
+                request_serializer=tc_dot_v1_dot_lifecycle__pb2.HealthzRequest.SerializeToString,
+                response_deserializer=tc_dot_v1_dot_lifecycle__pb2.HealthzResponse.FromString,
+                _registered_method=True)
+        self.Readyz = channel.unary_unary(
+                '/tc.v1.LifecycleService/Readyz',
+                request_serializer=tc_dot_v1_dot_lifecycle__pb2.ReadyzRequest.SerializeToString,
+                response_deserializer=tc_dot_v1_dot_lifecycle__pb2.ReadyzResponse.FromString,
+                _registered_method=True)
 
 
 class LifecycleServiceServicer:
@@ -113,6 +123,21 @@ class LifecycleServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Healthz(self, request, context):
+        """Healthz answers whenever the controller process serves requests (a liveness probe).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Readyz(self, request, context):
+        """Readyz answers only when every plugin kind has a ready instance and the store takes
+        writes; otherwise UNAVAILABLE naming what is not ready (a readiness probe).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LifecycleServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -145,6 +170,16 @@ def add_LifecycleServiceServicer_to_server(servicer, server):
                     servicer.WatchEvents,
                     request_deserializer=tc_dot_v1_dot_lifecycle__pb2.WatchEventsRequest.FromString,
                     response_serializer=tc_dot_v1_dot_lifecycle__pb2.WatchEventsResponse.SerializeToString,
+            ),
+            'Healthz': grpc.unary_unary_rpc_method_handler(
+                    servicer.Healthz,
+                    request_deserializer=tc_dot_v1_dot_lifecycle__pb2.HealthzRequest.FromString,
+                    response_serializer=tc_dot_v1_dot_lifecycle__pb2.HealthzResponse.SerializeToString,
+            ),
+            'Readyz': grpc.unary_unary_rpc_method_handler(
+                    servicer.Readyz,
+                    request_deserializer=tc_dot_v1_dot_lifecycle__pb2.ReadyzRequest.FromString,
+                    response_serializer=tc_dot_v1_dot_lifecycle__pb2.ReadyzResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -310,6 +345,60 @@ class LifecycleService:
             '/tc.v1.LifecycleService/WatchEvents',
             tc_dot_v1_dot_lifecycle__pb2.WatchEventsRequest.SerializeToString,
             tc_dot_v1_dot_lifecycle__pb2.WatchEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Healthz(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tc.v1.LifecycleService/Healthz',
+            tc_dot_v1_dot_lifecycle__pb2.HealthzRequest.SerializeToString,
+            tc_dot_v1_dot_lifecycle__pb2.HealthzResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Readyz(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tc.v1.LifecycleService/Readyz',
+            tc_dot_v1_dot_lifecycle__pb2.ReadyzRequest.SerializeToString,
+            tc_dot_v1_dot_lifecycle__pb2.ReadyzResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -45,6 +45,12 @@ class LifecycleServiceStub:
     """RestartPluginInstance stops one plugin instance; the supervisor starts it again."""
     WatchEvents: _grpc.UnaryStreamMultiCallable[_lifecycle_pb2.WatchEventsRequest, _lifecycle_pb2.WatchEventsResponse]
     """WatchEvents streams controller events as they happen."""
+    Healthz: _grpc.UnaryUnaryMultiCallable[_lifecycle_pb2.HealthzRequest, _lifecycle_pb2.HealthzResponse]
+    """Healthz answers whenever the controller process serves requests (a liveness probe)."""
+    Readyz: _grpc.UnaryUnaryMultiCallable[_lifecycle_pb2.ReadyzRequest, _lifecycle_pb2.ReadyzResponse]
+    """Readyz answers only when every plugin kind has a ready instance and the store takes
+    writes; otherwise UNAVAILABLE naming what is not ready (a readiness probe).
+    """
 
 @_typing.type_check_only
 class LifecycleServiceAsyncStub(LifecycleServiceStub):
@@ -63,6 +69,12 @@ class LifecycleServiceAsyncStub(LifecycleServiceStub):
     """RestartPluginInstance stops one plugin instance; the supervisor starts it again."""
     WatchEvents: _aio.UnaryStreamMultiCallable[_lifecycle_pb2.WatchEventsRequest, _lifecycle_pb2.WatchEventsResponse]  # type: ignore[assignment]
     """WatchEvents streams controller events as they happen."""
+    Healthz: _aio.UnaryUnaryMultiCallable[_lifecycle_pb2.HealthzRequest, _lifecycle_pb2.HealthzResponse]  # type: ignore[assignment]
+    """Healthz answers whenever the controller process serves requests (a liveness probe)."""
+    Readyz: _aio.UnaryUnaryMultiCallable[_lifecycle_pb2.ReadyzRequest, _lifecycle_pb2.ReadyzResponse]  # type: ignore[assignment]
+    """Readyz answers only when every plugin kind has a ready instance and the store takes
+    writes; otherwise UNAVAILABLE naming what is not ready (a readiness probe).
+    """
 
 class LifecycleServiceServicer(metaclass=_abc_1.ABCMeta):
     """LifecycleService lets the orchestrator and admins monitor and manage the controller."""
@@ -114,5 +126,23 @@ class LifecycleServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_lifecycle_pb2.WatchEventsResponse], _abc.AsyncIterator[_lifecycle_pb2.WatchEventsResponse]]:
         """WatchEvents streams controller events as they happen."""
+
+    @_abc_1.abstractmethod
+    def Healthz(
+        self,
+        request: _lifecycle_pb2.HealthzRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_lifecycle_pb2.HealthzResponse, _abc.Awaitable[_lifecycle_pb2.HealthzResponse]]:
+        """Healthz answers whenever the controller process serves requests (a liveness probe)."""
+
+    @_abc_1.abstractmethod
+    def Readyz(
+        self,
+        request: _lifecycle_pb2.ReadyzRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_lifecycle_pb2.ReadyzResponse, _abc.Awaitable[_lifecycle_pb2.ReadyzResponse]]:
+        """Readyz answers only when every plugin kind has a ready instance and the store takes
+        writes; otherwise UNAVAILABLE naming what is not ready (a readiness probe).
+        """
 
 def add_LifecycleServiceServicer_to_server(servicer: LifecycleServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,52 @@
+"""`tcctl up` runs the REST gateway on 127.0.0.1:8080 unless told otherwise; `tcctl
+controller` only when asked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tc.cli.errors import CliError
+from tc.cli.main import build_parser
+from tc.cli.serve import gateway_from_args, settings_from_args
+from tc.gateway.settings import GatewaySettings
+
+
+def _gateway(*argv: str) -> GatewaySettings | None:
+    args = build_parser({}).parse_args(list(argv))
+    config = gateway_from_args(args, settings_from_args(args))
+    if config is None:
+        return None
+    assert config.module == "tc.gateway" and config.replicas == 1
+    return GatewaySettings.model_validate(config.settings)
+
+
+def test_up_runs_the_gateway_on_the_default_address(tmp_path: Path) -> None:
+    settings = _gateway("up", "--state-dir", str(tmp_path))
+    assert settings is not None
+    assert settings.listen_address == "127.0.0.1:8080"
+    assert settings.max_request_bytes == 1024 * 1024
+    # Absolute, so the gateway process finds the controller whatever its working directory.
+    assert settings.upstream_address_file == tmp_path.resolve() / "controller.address"
+    assert settings.work_dir == tmp_path.resolve() / "gateway"
+
+
+def test_rest_flags(tmp_path: Path) -> None:
+    settings = _gateway(
+        "up", "--rest-address", "127.0.0.1:0", "--rest-max-request-bytes", "10", "--state-dir", "s"
+    )
+    assert settings is not None
+    assert (settings.listen_address, settings.max_request_bytes) == ("127.0.0.1:0", 10)
+    assert _gateway("up", "--no-rest") is None
+
+
+def test_controller_runs_the_gateway_only_when_asked() -> None:
+    assert _gateway("controller", "--config", "d") is None
+    settings = _gateway("controller", "--config", "d", "--rest-address", "127.0.0.1:9090")
+    assert settings is not None and settings.listen_address == "127.0.0.1:9090"
+
+
+def test_bad_rest_address_is_a_usage_error() -> None:
+    with pytest.raises(CliError, match="listen_address"):
+        _gateway("up", "--rest-address", "nowhere")
