@@ -7,14 +7,17 @@ CLI uses the sync gRPC API: it makes one call at a time and has no event loop to
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
 
 import grpc
 from google.protobuf.message import Message
 
+from tc import tls
 from tc._proto.tc.v1 import intent_pb2_grpc, lifecycle_pb2_grpc
-from tc.cli.errors import EXIT_UNREACHABLE, CliError
+from tc.cli.errors import EXIT_UNREACHABLE, EXIT_USAGE, CliError
 
 DEFAULT_SERVER = "127.0.0.1:50051"
 SERVER_ENV = "TC_SERVER"
@@ -46,20 +49,49 @@ _PHRASES = {
 }
 
 
-def make_channel(address: str) -> grpc.Channel:
+@dataclass(frozen=True)
+class Security:
+    """How tcctl proves itself to the controller: a bearer token, TLS (with a client cert
+    for mTLS). Empty: plaintext without a token, as on loopback."""
+
+    token_file: Path | None = None
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    server_name: str | None = None
+    tls: bool = False
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.tls or any((self.ca_file, self.cert_file, self.key_file, self.server_name))
+
+
+def make_channel(address: str, security: Security | None = None) -> grpc.Channel:
     """The one place a channel to the controller is made."""
-    return grpc.insecure_channel(
-        address, options=[("grpc.max_receive_message_length", _MAX_RECEIVE_BYTES)]
-    )
+    security = security or Security()
+    options: list[tuple[str, object]] = [("grpc.max_receive_message_length", _MAX_RECEIVE_BYTES)]
+    try:
+        if security.uses_tls:
+            credentials = tls.channel_credentials(
+                security.ca_file, security.cert_file, security.key_file
+            )
+            options.extend(tls.server_name_options(security.server_name))
+            channel = grpc.secure_channel(address, credentials, options=options)
+        else:
+            channel = grpc.insecure_channel(address, options=options)
+        token = tls.read_token_file(security.token_file) if security.token_file else None
+    except tls.TlsConfigError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+    return tls.with_bearer_token(channel, token)
 
 
 class ControllerClient:
     """A channel to the controller, its stubs, and calls that raise CliError on failure."""
 
-    def __init__(self, address: str, timeout: float) -> None:
+    def __init__(self, address: str, timeout: float, security: Security | None = None) -> None:
         self.address = address
         self.timeout = timeout
-        self._channel = make_channel(address)
+        self._channel = make_channel(address, security)
         self.intents = intent_pb2_grpc.IntentServiceStub(self._channel)
         self.lifecycle = lifecycle_pb2_grpc.LifecycleServiceStub(self._channel)
 

@@ -15,7 +15,7 @@ import grpc
 
 from tc._proto.tc.v1 import intent_pb2, lifecycle_pb2
 from tc.cli import enums, output
-from tc.cli.client import ControllerClient
+from tc.cli.client import ControllerClient, Security
 from tc.cli.documents import STDIN, DocumentErrors, load_documents
 from tc.cli.errors import EXIT_OK, EXIT_REQUEST, EXIT_UNREACHABLE, EXIT_USAGE, CliError
 
@@ -25,7 +25,15 @@ _WAIT_MAX_POLL_SECONDS = 1.0
 
 
 def _client(args: argparse.Namespace) -> ControllerClient:
-    return ControllerClient(args.server, args.timeout)
+    security = Security(
+        token_file=args.token_file,
+        ca_file=args.tls_ca_file,
+        cert_file=args.tls_client_cert_file,
+        key_file=args.tls_client_key_file,
+        server_name=args.tls_server_name,
+        tls=args.tls,
+    )
+    return ControllerClient(args.server, args.timeout, security)
 
 
 def _report(error: CliError) -> None:

@@ -49,6 +49,24 @@ def _client_options(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         metavar="SECONDS",
         help=f"deadline of each request (default: {_DEFAULT_TIMEOUT_SECONDS:g})",
     )
+    parent.add_argument(
+        "--token-file",
+        type=Path,
+        default=environ.get("TC_TOKEN_FILE") or None,
+        metavar="FILE",
+        help="bearer token to send (default: $TC_TOKEN_FILE)",
+    )
+    parent.add_argument("--tls", action="store_true", help="TLS, trusting the system roots")
+    parent.add_argument("--tls-ca-file", type=Path, metavar="FILE", help="TLS, trusting this CA")
+    parent.add_argument(
+        "--tls-client-cert-file", type=Path, metavar="FILE", help="client cert (mTLS)"
+    )
+    parent.add_argument(
+        "--tls-client-key-file", type=Path, metavar="FILE", help="client key (mTLS)"
+    )
+    parent.add_argument(
+        "--tls-server-name", metavar="NAME", help="name the server certificate must carry"
+    )
     return parent
 
 
@@ -114,6 +132,35 @@ def _controller_options(*, plugins_dir_required: bool) -> argparse.ArgumentParse
     )
     parent.add_argument(
         "--log-level", type=str.upper, choices=_LOG_LEVELS, help="log level (default: INFO)"
+    )
+    security = parent.add_argument_group("security (required beyond loopback)")
+    security.add_argument(
+        "--tokens-file",
+        type=Path,
+        metavar="FILE",
+        help="hashed bearer tokens (python -m tc.server.auth add-token NAME --file FILE)",
+    )
+    security.add_argument("--tls-cert-file", type=Path, metavar="FILE", help="server certificate")
+    security.add_argument("--tls-key-file", type=Path, metavar="FILE", help="its private key")
+    security.add_argument(
+        "--tls-client-ca-file", type=Path, metavar="FILE", help="require client certs (mTLS)"
+    )
+    security.add_argument(
+        "--insecure",
+        action="store_true",
+        default=None,
+        help="allow a non-loopback address without TLS and tokens",
+    )
+    orchestrator = parent.add_argument_group("orchestrator (EMCO registration, CloudEvents)")
+    orchestrator.add_argument("--orchestrator-url", metavar="URL", help="register with it")
+    orchestrator.add_argument(
+        "--orchestrator-name", metavar="NAME", help="controller name to register"
+    )
+    orchestrator.add_argument(
+        "--orchestrator-priority", type=int, metavar="N", help="1..100 (default: 1)"
+    )
+    orchestrator.add_argument(
+        "--event-sink-url", metavar="URL", help="send CloudEvents (ready, degraded, ...) here"
     )
     return parent
 

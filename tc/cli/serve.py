@@ -21,7 +21,25 @@ if TYPE_CHECKING:
 
 # Flags that map one to one onto ControllerSettings fields; unset flags keep its defaults,
 # so the defaults live in one place.
-_SETTINGS_FLAGS = ("grpc_address", "state_dir", "plugins_dir", "log_json", "log_level")
+_SETTINGS_FLAGS = (
+    "grpc_address",
+    "state_dir",
+    "plugins_dir",
+    "log_json",
+    "log_level",
+    "tokens_file",
+    "tls_cert_file",
+    "tls_key_file",
+    "tls_client_ca_file",
+    "insecure",
+)
+# --orchestrator-<field> and --event-sink-url: ControllerSettings.orchestrator.<field>.
+_ORCHESTRATOR_FLAGS = {
+    "orchestrator_url": "url",
+    "orchestrator_name": "name",
+    "orchestrator_priority": "priority",
+    "event_sink_url": "sink_url",
+}
 
 
 def settings_from_args(args: argparse.Namespace) -> ControllerSettings:
@@ -31,8 +49,17 @@ def settings_from_args(args: argparse.Namespace) -> ControllerSettings:
     from tc.server.settings import ControllerSettings
 
     values: dict[str, Any] = {
-        flag: getattr(args, flag) for flag in _SETTINGS_FLAGS if getattr(args, flag) is not None
+        flag: getattr(args, flag)
+        for flag in _SETTINGS_FLAGS
+        if getattr(args, flag, None) is not None
     }
+    orchestrator = {
+        field: getattr(args, flag)
+        for flag, field in _ORCHESTRATOR_FLAGS.items()
+        if getattr(args, flag, None) is not None
+    }
+    if orchestrator:
+        values["orchestrator"] = orchestrator
     try:
         return ControllerSettings(**values)
     except ValidationError as error:

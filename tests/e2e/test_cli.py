@@ -83,3 +83,32 @@ async def test_unreachable_controller_exits_3() -> None:
     result = await tcctl("get", "intents", "--server", "127.0.0.1:1", "--timeout", "2")
     assert result.returncode == 3
     assert result.stderr.startswith("error: cannot reach the controller at 127.0.0.1:1")
+
+
+async def test_tokens_through_tcctl(tmp_path: Path, plugins_dir: Path) -> None:
+    """A controller started with --tokens-file refuses tcctl without its token and answers
+    with it; the token never shows in what tcctl prints."""
+    from tc.server.auth import add_token
+
+    tokens = tmp_path / "tokens.yaml"
+    token = add_token(tokens, "ops")
+    (tmp_path / "ops.token").write_text(token + "\n")
+    controller = ControllerProcess(
+        tmp_path / "state", plugins_dir, extra=["--tokens-file", str(tokens)]
+    )
+    try:
+        server = ["--server", await controller.start()]
+        refused = await tcctl("get", "intents", *server)
+        assert refused.returncode != 0
+        assert "missing bearer token" in refused.stderr
+        wrong = tmp_path / "wrong.token"
+        wrong.write_text("tc_not-the-token\n")
+        denied = await tcctl("get", "intents", "--token-file", str(wrong), *server)
+        assert denied.returncode != 0 and "unknown or expired token" in denied.stderr
+        allowed = await tcctl(
+            "get", "intents", "--token-file", str(tmp_path / "ops.token"), *server
+        )
+        assert allowed.returncode == 0, allowed.stderr
+        assert token not in refused.stderr + denied.stderr + allowed.stdout
+    finally:
+        controller.stop()
