@@ -24,7 +24,7 @@ from tc.server import auth
 from tc.server.events import EventBus
 from tc.server.intent_service import IntentService
 from tc.server.lifecycle_service import LifecycleService
-from tc.server.orchestrator import Orchestrator
+from tc.server.orchestrator import Orchestrator, orchestrator_status
 from tc.server.plugin_config import PluginConfig
 from tc.server.reconciler import Reconciler
 from tc.server.settings import ControllerSettings
@@ -141,7 +141,11 @@ class Controller:
         lifecycle_pb2_grpc.add_LifecycleServiceServicer_to_server(
             # Readyz probes the store's writability (REST gateway, issue 6).
             LifecycleService(
-                self.supervisor, self.events, self.controller_status, store=self.store
+                self.supervisor,
+                self.events,
+                self.controller_status,
+                store=self.store,
+                orchestrator_status=lambda: orchestrator_status(self.orchestrator.status()),
             ),
             server,
         )

@@ -82,11 +82,17 @@ class LifecycleService(lifecycle_pb2_grpc.LifecycleServiceServicer):
         controller_status: Callable[[], lifecycle_pb2.ControllerStatus],
         *,
         store: Store,
+        orchestrator_status: Callable[[], lifecycle_pb2.OrchestratorStatus] | None = None,
     ) -> None:
         self._supervisor = supervisor
         self._events = events
         self._controller_status = controller_status
         self._store = store
+        self._orchestrator_status = orchestrator_status or (
+            lambda: lifecycle_pb2.OrchestratorStatus(
+                state=lifecycle_pb2.REGISTRATION_STATE_DISABLED
+            )
+        )
 
     @mapped
     async def GetStatus(
@@ -95,9 +101,7 @@ class LifecycleService(lifecycle_pb2_grpc.LifecycleServiceServicer):
         return lifecycle_pb2.GetStatusResponse(
             controller=self._controller_status(),
             plugins=[_group_status(g) for g in self._supervisor.groups],
-            orchestrator=lifecycle_pb2.OrchestratorStatus(
-                state=lifecycle_pb2.REGISTRATION_STATE_DISABLED
-            ),
+            orchestrator=self._orchestrator_status(),
             auxiliary_processes=[_group_status(g) for g in self._supervisor.auxiliaries],
         )
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tc._proto.tc.v1 import lifecycle_pb2
 from tc.server.orchestrator import OrchestratorSettings
 from tests.component.conftest import start_controller
 from tests.doubles.orchestrator import OrchestratorDouble
@@ -54,6 +55,9 @@ async def test_registers_announces_ready_and_updates_after_a_restart(
         )
         (ready,) = double.received("dev.traffic-controller.ready")
         assert ready["specversion"] == "1.0" and ready["source"]
+        status = await r.lifecycle.GetStatus(lifecycle_pb2.GetStatusRequest())
+        assert status.orchestrator.state == lifecycle_pb2.REGISTRATION_STATE_REGISTERED
+        assert status.orchestrator.url == double.url
     finally:
         await r.channel.close()
         await r.controller.stop()
