@@ -77,23 +77,42 @@ def _status_json(code: int) -> dict[str, Any]:
 
 
 def local_reply_config() -> dict[str, Any]:
+    # Envoy's own 200s (the OpenAPI document, a direct response) are local replies too:
+    # passed through as they are, not wrapped as an error.
+    as_is = {
+        "filter": {
+            "status_code_filter": {
+                "comparison": {
+                    "op": "EQ",
+                    "value": {"default_value": 200, "runtime_key": "tc_gateway.local_reply.200"},
+                }
+            }
+        },
+        "body_format_override": {
+            "text_format": "%LOCAL_REPLY_BODY%",
+            "content_type": "application/json",
+        },
+    }
     return {
         "mappers": [
-            {
-                "filter": {
-                    "status_code_filter": {
-                        "comparison": {
-                            "op": "EQ",
-                            "value": {
-                                "default_value": http_status,
-                                "runtime_key": f"tc_gateway.local_reply.{http_status}",
-                            },
+            as_is,
+            *(
+                {
+                    "filter": {
+                        "status_code_filter": {
+                            "comparison": {
+                                "op": "EQ",
+                                "value": {
+                                    "default_value": http_status,
+                                    "runtime_key": f"tc_gateway.local_reply.{http_status}",
+                                },
+                            }
                         }
-                    }
-                },
-                "body_format_override": _status_json(grpc_code),
-            }
-            for http_status, grpc_code in LOCAL_REPLY_CODES.items()
+                    },
+                    "body_format_override": _status_json(grpc_code),
+                }
+                for http_status, grpc_code in LOCAL_REPLY_CODES.items()
+            ),
         ],
         "body_format": _status_json(UNKNOWN),
     }
@@ -116,8 +135,33 @@ def transcoder(descriptor: bytes) -> dict[str, Any]:
     }
 
 
-def bootstrap(settings: GatewaySettings, upstream: str, descriptor: bytes) -> dict[str, Any]:
-    """The whole bootstrap; `upstream` is the controller's gRPC host:port."""
+def openapi_route(document: str) -> dict[str, Any]:
+    """GET /openapi.json answered by Envoy itself: the document is fixed for a build, so
+    it needs no round trip to the controller (and the transcoder, which would refuse the
+    path as an unknown method, is off on this route)."""
+    return {
+        "match": {"path": "/openapi.json", "headers": [_METHOD_GET]},
+        "direct_response": {"status": 200, "body": {"inline_string": document}},
+        "response_headers_to_add": [
+            {"header": {"key": "content-type", "value": "application/json"}}
+        ],
+        "typed_per_filter_config": {
+            "envoy.filters.http.grpc_json_transcoder": {
+                "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig",
+                "disabled": True,
+            }
+        },
+    }
+
+
+_METHOD_GET = {"name": ":method", "string_match": {"exact": "GET"}}
+
+
+def bootstrap(
+    settings: GatewaySettings, upstream: str, descriptor: bytes, openapi: str | None = None
+) -> dict[str, Any]:
+    """The whole bootstrap; `upstream` is the controller's gRPC host:port; `openapi`, the
+    OpenAPI document served at /openapi.json (not served when None)."""
     listen_host, listen_port = split_address(settings.listen_address)
     upstream_host, upstream_port = split_address(upstream)
     unary_timeout = f"{settings.request_timeout_seconds:g}s"
@@ -130,12 +174,15 @@ def bootstrap(settings: GatewaySettings, upstream: str, descriptor: bytes) -> di
         "local_reply_config": local_reply_config(),
         "route_config": {
             "name": "rest",
+            # Envoy caps inline direct-response bodies at 4 KiB unless told otherwise.
+            "max_direct_response_body_size_bytes": max(4096, len((openapi or "").encode())),
             "virtual_hosts": [
                 {
                     "name": "controller",
                     "domains": ["*"],
                     # Matched after transcoding, on the gRPC path the transcoder wrote.
                     "routes": [
+                        *([openapi_route(openapi)] if openapi is not None else []),
                         *(_route({"path": path}, "0s") for path in STREAMING_PATHS),
                         _route({"prefix": "/"}, unary_timeout),
                     ],

@@ -35,6 +35,7 @@ import httpx
 from tc import serving
 from tc.gateway.bootstrap import bootstrap
 from tc.gateway.descriptors import descriptor_set_bytes
+from tc.gateway.openapi import openapi_document, render, repository_comments
 from tc.gateway.settings import GatewaySettings
 from tc.plugins.sdk import handshake, logs
 from tc.server.plugin_config import PluginConfig
@@ -134,7 +135,14 @@ class Gateway:
 
     async def start(self) -> None:
         self.settings.work_dir.mkdir(parents=True, exist_ok=True)
-        document = bootstrap(self.settings, resolve_upstream(self.settings), descriptor_set_bytes())
+        document = bootstrap(
+            self.settings,
+            resolve_upstream(self.settings),
+            descriptor_set_bytes(),
+            # The same document as docs/openapi.json (with the protos' comments when the
+            # sources are at hand, as in a checkout).
+            openapi=render(openapi_document(comments=repository_comments())),
+        )
         _write_atomically(self.bootstrap_path, json.dumps(document, indent=1))
         # Stale files would make the gateway look ready before this Envoy is.
         self.admin_path.unlink(missing_ok=True)

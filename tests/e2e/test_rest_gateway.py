@@ -156,6 +156,20 @@ async def test_probes(rest: Rest) -> None:
     assert readyz.json()["checks"] == ["plugin recorder: 2/2 ready", "store: writable"]
 
 
+async def test_openapi_document_is_served_and_lists_every_route(rest: Rest) -> None:
+    from tc.gateway.openapi import openapi_document
+
+    got = await rest.client.get(f"{rest.url}/openapi.json")
+    assert got.status_code == 200
+    assert got.headers["content-type"] == "application/json"
+    served = got.json()
+    assert served["openapi"].startswith("3.")
+    assert set(served["paths"]) == set(openapi_document()["paths"])
+    assert "/v1/intents" in served["paths"] and "/readyz" in served["paths"]
+    refused = await rest.client.post(f"{rest.url}/openapi.json", content=b"{}")
+    assert refused.status_code == 404  # only GET is the document
+
+
 async def test_errors_are_status_json(rest: Rest) -> None:
     client, url = rest.client, rest.url
     bad_json = await client.post(
