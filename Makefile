@@ -19,7 +19,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
-## Start the controller, its plugins and (once it lands) the REST gateway on embedded defaults.
+## Start the controller, its plugins and the REST gateway on embedded defaults.
 up: install
 	$(BIN)/tcctl up
 
