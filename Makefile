@@ -66,6 +66,7 @@ bench: install
 	$(BIN)/python bench/istio.py
 	$(BIN)/python bench/xds.py
 	$(BIN)/python bench/dns.py
+	$(BIN)/python bench/rest.py
 
 clean:
 	rm -rf $(VENV) .tools var .pytest_cache .mypy_cache .ruff_cache
