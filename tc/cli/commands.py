@@ -1,5 +1,5 @@
-"""The client commands (apply, get, delete, status): one function per command, each taking
-the parsed arguments and returning the exit code.
+"""The client commands (apply, get, delete, status, drain, events): one function per
+command, each taking the parsed arguments and returning the exit code.
 
 They talk to the controller only through ControllerClient, so every failure arrives as a
 CliError that main() prints as one line.
@@ -17,14 +17,24 @@ from tc._proto.tc.v1 import intent_pb2, lifecycle_pb2
 from tc.cli import enums, output
 from tc.cli.client import ControllerClient, Security
 from tc.cli.documents import STDIN, DocumentErrors, load_documents
-from tc.cli.errors import EXIT_OK, EXIT_REQUEST, EXIT_UNREACHABLE, EXIT_USAGE, CliError
+from tc.cli.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_REQUEST,
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+    CliError,
+)
 
 _APPLY_RESULT = intent_pb2.ApplyResult.DESCRIPTOR
 _WAIT_FIRST_POLL_SECONDS = 0.1
 _WAIT_MAX_POLL_SECONDS = 1.0
+# The controller answers a Drain shortly before the wait ends; the call's deadline leaves
+# room beyond it for the answer to travel.
+_DRAIN_DEADLINE_MARGIN_SECONDS = 5.0
 
 
-def _client(args: argparse.Namespace) -> ControllerClient:
+def _client(args: argparse.Namespace, timeout: float | None = None) -> ControllerClient:
     security = Security(
         token_file=args.token_file,
         ca_file=args.tls_ca_file,
@@ -33,7 +43,7 @@ def _client(args: argparse.Namespace) -> ControllerClient:
         server_name=args.tls_server_name,
         tls=args.tls,
     )
-    return ControllerClient(args.server, args.timeout, security)
+    return ControllerClient(args.server, args.timeout if timeout is None else timeout, security)
 
 
 def _report(error: CliError) -> None:
@@ -216,3 +226,64 @@ def status(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(output.dump(output.message_to_dict(response), args.output))
     return EXIT_OK
+
+
+def drain(args: argparse.Namespace) -> int:
+    """`tcctl drain`: refuse new changes, wait for queued work; non-zero if work is left."""
+    wait: float = args.timeout
+    request = lifecycle_pb2.DrainRequest(wait=True)
+    request.timeout.FromNanoseconds(int(wait * 1e9))
+    with _client(args, timeout=wait + _DRAIN_DEADLINE_MARGIN_SECONDS) as client:
+        response = client.call(client.lifecycle.Drain, request, "drain")
+    if args.output == "table":
+        sys.stdout.write(output.drain_text(response, wait))
+    else:
+        sys.stdout.write(output.dump(output.message_to_dict(response), args.output))
+    return EXIT_OK if response.drained else EXIT_REQUEST
+
+
+def events(args: argparse.Namespace) -> int:
+    """`tcctl events`: print controller events as they happen, until Ctrl-C or --count."""
+    count: int | None = args.count
+    render = output.event_json if args.output == "json" else output.event_line
+    seen = 0
+    stream_open = False
+    with _client(args) as client:
+        # No deadline: the stream lasts as long as the user wants it. An unreachable
+        # controller still fails at once (the call does not wait for a connection).
+        stream = client.lifecycle.WatchEvents(lifecycle_pb2.WatchEventsRequest(types=args.types))
+        try:
+            # The controller sends headers once it has subscribed; saying so on stderr lets
+            # a script (or a test) act only when no event can be missed any more.
+            stream.initial_metadata()
+            stream_open = stream.is_active()
+            if stream_open:
+                print("watching events (Ctrl-C to stop)", file=sys.stderr, flush=True)
+            for event in stream:
+                sys.stdout.write(render(event))
+                sys.stdout.flush()
+                seen += 1
+                if count is not None and seen >= count:
+                    break
+        except grpc.RpcError as error:
+            if seen or stream_open:
+                # It was connected: "cannot reach" would mislead; the controller went away
+                # (a restart ends every stream) and a script may simply start again.
+                raise CliError(
+                    f"events: the controller ended the stream: {_describe(error)}",
+                    EXIT_UNREACHABLE,
+                ) from None
+            raise client.error(error, "events") from None
+        except KeyboardInterrupt:
+            return EXIT_INTERRUPTED
+        finally:
+            stream.cancel()
+    if count is not None and seen < count:
+        raise CliError(f"events: the stream ended after {seen} of {count} events")
+    return EXIT_OK
+
+
+def _describe(error: grpc.RpcError) -> str:
+    if isinstance(error, grpc.Call):
+        return f"{error.code().name}: {error.details() or ''}".rstrip(": ")
+    return str(error)

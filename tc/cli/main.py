@@ -34,7 +34,24 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
-def _client_options(environ: Mapping[str, str]) -> argparse.ArgumentParser:
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
+def _client_options(
+    environ: Mapping[str, str],
+    *,
+    timeout_default: float = _DEFAULT_TIMEOUT_SECONDS,
+    timeout_help: str = "deadline of each request",
+) -> argparse.ArgumentParser:
+    # A fresh parser per call: `drain` gives --timeout its own meaning, and argparse shares
+    # a parent's actions between the subcommands that use it.
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument(
         "--server",
@@ -45,9 +62,9 @@ def _client_options(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     parent.add_argument(
         "--timeout",
         type=_positive_seconds,
-        default=_DEFAULT_TIMEOUT_SECONDS,
+        default=timeout_default,
         metavar="SECONDS",
-        help=f"deadline of each request (default: {_DEFAULT_TIMEOUT_SECONDS:g})",
+        help=f"{timeout_help} (default: {timeout_default:g})",
     )
     parent.add_argument(
         "--token-file",
@@ -237,6 +254,41 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     )
     _output_option(status)
     status.set_defaults(handler=commands.status)
+
+    drain = sub.add_parser(
+        "drain",
+        parents=[
+            _client_options(
+                environ,
+                timeout_default=_DEFAULT_WAIT_TIMEOUT_SECONDS,
+                timeout_help="how long to wait for queued work to finish",
+            )
+        ],
+        help="refuse new changes and finish queued work (until the controller restarts)",
+    )
+    _output_option(drain)
+    drain.set_defaults(handler=commands.drain)
+
+    events = sub.add_parser(
+        "events", parents=[client], help="stream controller events until Ctrl-C"
+    )
+    events.add_argument(
+        "-o",
+        "--output",
+        choices=("table", "json"),
+        default="table",
+        help="one line per event, or one JSON object per line (default: table)",
+    )
+    events.add_argument(
+        "--type",
+        dest="types",
+        action="append",
+        default=[],
+        metavar="TYPE",
+        help="only events of this type, e.g. intent.ready; may be repeated",
+    )
+    events.add_argument("--count", type=_positive_int, metavar="N", help="stop after N events")
+    events.set_defaults(handler=commands.events)
     return parser
 
 

@@ -242,5 +242,32 @@ def status_text(status: lifecycle_pb2.GetStatusResponse, now: datetime) -> str:
     return render(status_summary(status, now)) + "\n" + render(instances_table(status))
 
 
+def drain_text(response: lifecycle_pb2.DrainResponse, waited: float) -> str:
+    """`tcctl drain`: one line, "drained" or what is left after `waited` seconds."""
+    not_ready = f"{response.pending} intent(s) not Ready"
+    if response.drained:
+        return "drained" + (f" ({not_ready})" if response.pending else "") + "\n"
+    return (
+        f"not drained after {waited:g}s: {response.queue_depth} queued, "
+        f"{response.in_flight} in flight, {not_ready}\n"
+    )
+
+
+def event_line(event: lifecycle_pb2.WatchEventsResponse) -> str:
+    """`tcctl events`: TIME TYPE SUBJECT MESSAGE on one line (a stream cannot align columns)."""
+    when = (
+        event.time.ToDatetime(tzinfo=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        if event.HasField("time")
+        else _NONE
+    )
+    message = " ".join(event.message.split())
+    return f"{when}  {event.type or _NONE}  {event.subject or _NONE}  {message}".rstrip() + "\n"
+
+
+def event_json(event: lifecycle_pb2.WatchEventsResponse) -> str:
+    """`tcctl events -o json`: one compact protojson object per line (JSON Lines)."""
+    return json.dumps(message_to_dict(event), ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
 def now_utc() -> datetime:
     return datetime.now(UTC)

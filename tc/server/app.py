@@ -5,6 +5,10 @@ health while plugins start, so clients can apply intents that are queued durably
 every plugin instance; each is Synced before it takes work; health turns SERVING when every
 configured plugin kind has a ready instance. Stop drains: refuse new changes, let in-flight
 calls and reconcile batches finish, stop plugins, close the store.
+
+Drain (LifecycleService.Drain) is the first half of stop without the stopping: refuse new
+changes, turn health NOT_SERVING and wait for the reconcile queue to empty, so an operator
+can finish queued work before a restart. It is one-way: only a restart undoes it.
 """
 
 from __future__ import annotations
@@ -100,7 +104,9 @@ class Controller:
                     self.events.publish(
                         "controller.ready", "controller", "every plugin kind is ready"
                     )
-                else:
+                elif not self._draining:
+                    # While draining, NOT_SERVING is expected and "controller.draining" has
+                    # told subscribers why; "degraded" would send them looking for a fault.
                     self.events.publish(
                         "controller.degraded", "controller", "a plugin kind has no ready instance"
                     )
@@ -127,6 +133,44 @@ class Controller:
             pending=self.reconciler.pending_count(),
         )
 
+    # -- draining ---------------------------------------------------------------------------
+
+    def _begin_draining(self, why: str) -> None:
+        """Refuses new changes from now on. Only the first call publishes
+        "controller.draining", so Drain followed by SIGTERM tells the orchestrator once."""
+        if self._draining:
+            return
+        self._draining = True
+        self.events.publish("controller.draining", "controller", f"refusing new changes: {why}")
+        self._health_dirty.set()
+        log.info("draining (%s): refusing new changes, finishing queued work", why)
+
+    async def _work_finished(self) -> None:
+        while True:
+            await self.reconciler.drained()
+            # A change committed just before draining began may still sit in the store
+            # follower's buffer, which puts it on the queue at its next turn: let it run,
+            # and look again so such a change is not missed.
+            for _ in range(3):
+                await asyncio.sleep(0)
+            if self.reconciler.queue.idle():
+                return
+
+    async def drain(self, *, wait: bool, timeout: float) -> lifecycle_pb2.DrainResponse:
+        """Starts draining (idempotent); with `wait`, waits up to `timeout` seconds for the
+        reconcile queue to empty. Reports what is left either way."""
+        self._begin_draining("drain requested")
+        if wait:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._work_finished(), timeout)
+        queue = self.reconciler.queue
+        return lifecycle_pb2.DrainResponse(
+            drained=queue.idle(),
+            pending=self.reconciler.pending_count(),
+            queue_depth=len(queue),
+            in_flight=queue.processing,
+        )
+
     # -- runner ---------------------------------------------------------------------------------
 
     async def start(self) -> str:
@@ -146,6 +190,7 @@ class Controller:
                 self.controller_status,
                 store=self.store,
                 orchestrator_status=lambda: orchestrator_status(self.orchestrator.status()),
+                drain=self.drain,
             ),
             server,
         )
@@ -176,9 +221,7 @@ class Controller:
 
     async def stop(self) -> None:
         grace = self.settings.shutdown_grace_seconds
-        self._draining = True
-        self.events.publish("controller.draining", "controller", "refusing new changes")
-        log.info("draining: refusing new changes, finishing in-flight work")
+        self._begin_draining("shutting down")
         if self._health is not None:
             await self._health.enter_graceful_shutdown()
         if self._server is not None:

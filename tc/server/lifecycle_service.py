@@ -1,8 +1,12 @@
 """tc.v1.LifecycleService: the controller's status, plugin instances and events.
 
-GetStatus, RestartPluginInstance and the probes Healthz and Readyz are served here;
-Heartbeat, ListMicroservices and Drain come with their own issues (heartbeat monitor) and
-answer UNIMPLEMENTED until then, which a client can tell apart from a failure.
+GetStatus, RestartPluginInstance, Drain, WatchEvents and the probes Healthz and Readyz are
+served here; Heartbeat and ListMicroservices come with the heartbeat monitor and answer
+UNIMPLEMENTED until then, which a client can tell apart from a failure.
+
+Drain hands over to the controller (Controller.drain), which owns the draining flag that
+the intent service and health follow; this module only turns the request's timeout into a
+wait that ends before the caller's deadline, so the caller gets a report, not an error.
 
 The probes exist for HTTP load balancers and Kubernetes, which reach them through the REST
 gateway as GET /healthz and GET /readyz (gRPC clients keep grpc.health.v1): Readyz refuses
@@ -11,8 +15,8 @@ with UNAVAILABLE, which the gateway turns into 503, and its message names what i
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Protocol
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -24,6 +28,18 @@ from tc.server.store import Store, StoreError
 from tc.server.supervisor import Instance, InstanceState, PluginGroup, Supervisor
 
 Context = grpc.aio.ServicerContext[Any, Any]
+
+
+class DrainFn(Protocol):
+    """Controller.drain: start draining; with `wait`, wait up to `timeout` seconds."""
+
+    def __call__(self, *, wait: bool, timeout: float) -> Awaitable[lifecycle_pb2.DrainResponse]: ...
+
+
+DEFAULT_DRAIN_TIMEOUT_SECONDS = 60.0
+# Answer this long before the caller's deadline: the report of what is left must arrive
+# before the client gives up on the call.
+_DEADLINE_MARGIN_SECONDS = 0.5
 
 _STATES = {
     InstanceState.STARTING: lifecycle_pb2.INSTANCE_STATE_STARTING,
@@ -83,11 +99,13 @@ class LifecycleService(lifecycle_pb2_grpc.LifecycleServiceServicer):
         *,
         store: Store,
         orchestrator_status: Callable[[], lifecycle_pb2.OrchestratorStatus] | None = None,
+        drain: DrainFn | None = None,
     ) -> None:
         self._supervisor = supervisor
         self._events = events
         self._controller_status = controller_status
         self._store = store
+        self._drain = drain
         self._orchestrator_status = orchestrator_status or (
             lambda: lifecycle_pb2.OrchestratorStatus(
                 state=lifecycle_pb2.REGISTRATION_STATE_DISABLED
@@ -161,13 +179,28 @@ class LifecycleService(lifecycle_pb2_grpc.LifecycleServiceServicer):
     async def Drain(
         self, request: lifecycle_pb2.DrainRequest, context: Context
     ) -> lifecycle_pb2.DrainResponse:
-        raise _unimplemented("Drain over the API is not there yet; send SIGTERM")
+        if self._drain is None:
+            raise _unimplemented("this server cannot drain; send SIGTERM")
+        timeout = DEFAULT_DRAIN_TIMEOUT_SECONDS
+        if request.HasField("timeout"):
+            given = request.timeout.ToTimedelta().total_seconds()
+            if given < 0:
+                raise invalid("timeout", "must not be negative")
+            if given > 0:
+                timeout = given
+        remaining = context.time_remaining()
+        if remaining is not None:
+            timeout = max(0.0, min(timeout, remaining - _DEADLINE_MARGIN_SECONDS))
+        return await self._drain(wait=request.wait, timeout=timeout)
 
     async def WatchEvents(
         self, request: lifecycle_pb2.WatchEventsRequest, context: Context
     ) -> AsyncIterator[lifecycle_pb2.WatchEventsResponse]:
         wanted = set(request.types)
         queue = self._events.subscribe()
+        # Headers go out once the subscription exists, so a client that waits for them
+        # (tcctl events) knows every later event reaches it, without a sleep.
+        await context.send_initial_metadata(())
         try:
             while True:
                 event = await queue.get()

@@ -112,3 +112,65 @@ async def test_tokens_through_tcctl(tmp_path: Path, plugins_dir: Path) -> None:
         assert token not in refused.stderr + denied.stderr + allowed.stdout
     finally:
         controller.stop()
+
+
+async def test_drain_finishes_work_then_apply_is_refused(controller: ControllerProcess) -> None:
+    server = ["--server", await controller.start()]
+    applied = await tcctl("apply", "-f", "examples/shop.yaml", *server)
+    assert applied.returncode == 0, applied.stderr
+
+    drained = await tcctl("drain", "--timeout", "30", *server)
+    assert drained.returncode == 0, drained.stdout + drained.stderr
+    assert drained.stdout.strip() == "drained"
+    # Queued work was finished before the answer: the intent is Ready without waiting.
+    got = await tcctl("get", "intent", "shop", *server)
+    assert got.stdout.splitlines()[1].split()[3] == "True"
+
+    refused = await tcctl("apply", "-f", "examples/shop.yaml", *server)
+    assert refused.returncode == 1
+    assert refused.stderr.splitlines()[0] == (
+        "error: intent/shop: the controller is unavailable: "
+        "controller is draining: not accepting changes"
+    )
+    again = await tcctl("drain", "-o", "json", *server)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["drained"] is True
+
+
+async def test_events_prints_what_an_apply_causes(controller: ControllerProcess) -> None:
+    server = ["--server", await controller.start()]
+    watcher = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tc.cli.main",
+        "events",
+        "--count",
+        "1",
+        "--type",
+        "intent.ready",
+        "-o",
+        "json",
+        *server,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert watcher.stderr is not None
+        # tcctl says so once the controller has subscribed it: no event can be missed now.
+        first = await asyncio.wait_for(watcher.stderr.readline(), 30)
+        assert first.decode().startswith("watching events"), first
+        applied = await tcctl("apply", "-f", "examples/shop.yaml", *server)
+        assert applied.returncode == 0, applied.stderr
+        out, err = await asyncio.wait_for(watcher.communicate(), 30)
+    finally:
+        if watcher.returncode is None:
+            watcher.kill()
+            await watcher.wait()
+    assert watcher.returncode == 0, err.decode()
+    lines = out.decode().splitlines()
+    assert len(lines) == 1
+    event = json.loads(lines[0])
+    assert event["type"] == "intent.ready"
+    assert event["subject"] in ("shop", "shop-canary")
+    assert event["message"].startswith("generation 1")

@@ -204,18 +204,24 @@ class ListMicroservicesResponse(_message.Message):
     def __init__(self, microservices: _Optional[_Iterable[_Union[Microservice, _Mapping]]] = ...) -> None: ...
 
 class DrainRequest(_message.Message):
-    __slots__ = ("wait",)
+    __slots__ = ("wait", "timeout")
     WAIT_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     wait: bool
-    def __init__(self, wait: _Optional[bool] = ...) -> None: ...
+    timeout: _duration_pb2.Duration
+    def __init__(self, wait: _Optional[bool] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class DrainResponse(_message.Message):
-    __slots__ = ("drained", "pending")
+    __slots__ = ("drained", "pending", "queue_depth", "in_flight")
     DRAINED_FIELD_NUMBER: _ClassVar[int]
     PENDING_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_DEPTH_FIELD_NUMBER: _ClassVar[int]
+    IN_FLIGHT_FIELD_NUMBER: _ClassVar[int]
     drained: bool
     pending: int
-    def __init__(self, drained: _Optional[bool] = ..., pending: _Optional[int] = ...) -> None: ...
+    queue_depth: int
+    in_flight: int
+    def __init__(self, drained: _Optional[bool] = ..., pending: _Optional[int] = ..., queue_depth: _Optional[int] = ..., in_flight: _Optional[int] = ...) -> None: ...
 
 class RestartPluginInstanceRequest(_message.Message):
     __slots__ = ("plugin", "instance")
