@@ -177,6 +177,12 @@ def _controller_options(*, plugins_dir_required: bool) -> argparse.ArgumentParse
         "--orchestrator-priority", type=int, metavar="N", help="1..100 (default: 1)"
     )
     orchestrator.add_argument(
+        "--orchestrator-deregister",
+        action="store_true",
+        default=None,
+        help="deregister from the orchestrator on shutdown",
+    )
+    orchestrator.add_argument(
         "--event-sink-url", metavar="URL", help="send CloudEvents (ready, degraded, ...) here"
     )
     return parent

@@ -38,6 +38,7 @@ _ORCHESTRATOR_FLAGS = {
     "orchestrator_url": "url",
     "orchestrator_name": "name",
     "orchestrator_priority": "priority",
+    "orchestrator_deregister": "deregister_on_stop",
     "event_sink_url": "sink_url",
 }
 

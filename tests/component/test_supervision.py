@@ -137,7 +137,7 @@ async def test_a_broken_plugin_does_not_stall_the_others(tmp_path: Path) -> None
 
 
 async def test_rpcs_of_later_issues_say_unimplemented(running: Running) -> None:
+    # Their behaviour comes with the heartbeat issue; the API shape is already here.
     with pytest.raises(grpc.aio.AioRpcError) as info:
-        await running.lifecycle.Drain(lifecycle_pb2.DrainRequest())
+        await running.lifecycle.ListMicroservices(lifecycle_pb2.ListMicroservicesRequest())
     assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert "SIGTERM" in (info.value.details() or "")
