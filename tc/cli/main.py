@@ -108,6 +108,10 @@ def _rest_options(*, default_address: str | None) -> argparse.ArgumentParser:
     )
     parent.add_argument("--no-rest", action="store_true", help="do not run the REST gateway")
     parent.add_argument(
+        "--rest-tls-cert-file", type=Path, metavar="FILE", help="serve REST over HTTPS"
+    )
+    parent.add_argument("--rest-tls-key-file", type=Path, metavar="FILE", help="its key")
+    parent.add_argument(
         "--rest-max-request-bytes",
         type=int,
         metavar="BYTES",

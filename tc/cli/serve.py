@@ -87,6 +87,8 @@ def gateway_from_args(
     state_dir = settings.state_dir.resolve()
     values: dict[str, Any] = {
         "listen_address": args.rest_address,
+        "tls_cert_file": args.rest_tls_cert_file,
+        "tls_key_file": args.rest_tls_key_file,
         # The controller writes its bound address there before it starts any process,
         # so this works with --grpc-address HOST:0 too.
         "upstream_address_file": state_dir / "controller.address",
@@ -95,12 +97,27 @@ def gateway_from_args(
     if args.rest_max_request_bytes is not None:
         values["max_request_bytes"] = args.rest_max_request_bytes
     try:
-        return process_config(GatewaySettings(**values))
+        gateway = GatewaySettings(**values)
     except ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in e['loc'])}: {e['msg']}" for e in error.errors()
         )
         raise CliError(f"invalid REST gateway settings: {problems}", EXIT_USAGE) from None
+    from tc.tls import is_loopback
+
+    if (
+        not is_loopback(gateway.listen_address)
+        and not settings.insecure
+        and not (gateway.tls_cert_file is not None and settings.tokens_file is not None)
+    ):
+        # The same rule as the gRPC port (tc.server.auth): beyond loopback, TLS and tokens.
+        raise CliError(
+            f"refusing to serve REST on {args.rest_address} without TLS "
+            "(--rest-tls-cert-file/--rest-tls-key-file) and --tokens-file; "
+            "pass --insecure if that is what you mean",
+            EXIT_USAGE,
+        )
+    return process_config(gateway)
 
 
 def run(args: argparse.Namespace) -> int:

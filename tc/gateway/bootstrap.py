@@ -135,6 +135,29 @@ def transcoder(descriptor: bytes) -> dict[str, Any]:
     }
 
 
+def _downstream_tls(settings: GatewaySettings) -> dict[str, Any]:
+    """The listener's TLS (HTTPS, HTTP/1.1 and h2 by ALPN), or nothing for plaintext."""
+    if settings.tls_cert_file is None or settings.tls_key_file is None:
+        return {}
+    return {
+        "transport_socket": {
+            "name": "envoy.transport_sockets.tls",
+            "typed_config": {
+                "@type": f"{_TYPES}.transport_sockets.tls.v3.DownstreamTlsContext",
+                "common_tls_context": {
+                    "alpn_protocols": ["h2", "http/1.1"],
+                    "tls_certificates": [
+                        {
+                            "certificate_chain": {"filename": str(settings.tls_cert_file)},
+                            "private_key": {"filename": str(settings.tls_key_file)},
+                        }
+                    ],
+                },
+            },
+        }
+    }
+
+
 def openapi_route(document: str) -> dict[str, Any]:
     """GET /openapi.json answered by Envoy itself: the document is fixed for a build, so
     it needs no round trip to the controller (and the transcoder, which would refuse the
@@ -231,12 +254,13 @@ def bootstrap(
                     "address": _socket_address(listen_host, listen_port),
                     "filter_chains": [
                         {
+                            **_downstream_tls(settings),
                             "filters": [
                                 {
                                     "name": "envoy.filters.network.http_connection_manager",
                                     "typed_config": connection_manager,
                                 }
-                            ]
+                            ],
                         }
                     ],
                 }

@@ -54,6 +54,9 @@ class GatewaySettings(BaseModel):
     envoy_log_level: str = Field(
         default="warning", pattern="^(trace|debug|info|warning|error|critical|off)$"
     )
+    # TLS on the REST listener (HTTPS); both or neither. Envoy reads the files itself.
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
 
     @field_validator("listen_address", "upstream_address")
     @classmethod
@@ -61,6 +64,12 @@ class GatewaySettings(BaseModel):
         if value is not None:
             split_address(value)
         return value
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> GatewaySettings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file go together")
+        return self
 
     @model_validator(mode="after")
     def _one_upstream(self) -> GatewaySettings:

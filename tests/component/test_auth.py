@@ -77,7 +77,12 @@ def _openssl_cert(
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    directory = tmp_path_factory.mktemp("pki")
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+def make_pki(directory: Path) -> Pki:
+    """A CA, a server cert for 127.0.0.1/localhost and a client cert, in `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
     (directory / "openssl.cnf").write_text(OPENSSL_CONFIG, encoding="utf-8")
     ca = _openssl_cert(directory, "ca", "ca", None)
     server = _openssl_cert(directory, "localhost", "server", ca)

@@ -30,6 +30,7 @@ from tc.server.app import Controller
 from tc.server.plugin_config import load_plugin_configs
 from tc.server.settings import ControllerSettings
 from tc.server.supervisor import Instance
+from tests.component.test_auth import make_pki
 from tests.e2e.test_xds_envoy import free_port
 from tests.support import wait_until, write_plugin
 
@@ -56,7 +57,12 @@ async def _serves(client: httpx.AsyncClient, url: str) -> bool:
         return False
 
 
-async def start_rest(tmp_path: Path, **overrides: Any) -> Rest:
+async def start_rest(
+    tmp_path: Path,
+    gateway_overrides: dict[str, Any] | None = None,
+    verify: str | bool = True,
+    **overrides: Any,
+) -> Rest:
     plugins = tmp_path / "plugins.d"
     if not plugins.exists():
         write_plugin(plugins)
@@ -74,12 +80,14 @@ async def start_rest(tmp_path: Path, **overrides: Any) -> Rest:
         upstream_address_file=state / "controller.address",
         work_dir=state / "gateway",
         max_request_bytes=LIMIT,
+        **(gateway_overrides or {}),
     )
     controller = Controller(settings, load_plugin_configs(plugins))
     controller.supervisor.add_auxiliary(process_config(gateway))
     await controller.start()
-    client = httpx.AsyncClient(timeout=10)
-    rest = Rest(controller, client, f"http://{gateway.listen_address}")
+    https = gateway.tls_cert_file is not None
+    client = httpx.AsyncClient(timeout=10, verify=verify)
+    rest = Rest(controller, client, f"{'https' if https else 'http'}://{gateway.listen_address}")
     await wait_until(lambda: rest.gateway.ready, timeout=30, what="the gateway process ready")
     await wait_until(lambda: _serves(client, rest.url), what="the REST gateway")
     return rest
@@ -273,3 +281,28 @@ async def test_killed_gateway_comes_back(rest: Rest, victim: str) -> None:
     await wait_until(lambda: _serves(rest.client, rest.url), timeout=30, what="REST again")
     response = await rest.client.post(f"{rest.url}/v1/intents", json=web("after"))
     assert response.status_code == 200, response.text
+
+
+async def test_rest_over_https(tmp_path: Path) -> None:
+    """--rest-tls-cert-file: the listener speaks TLS only; a client that trusts the CA
+    applies and reads intents, a plaintext client gets nothing."""
+    pki = make_pki(tmp_path / "pki")
+    rest = await start_rest(
+        tmp_path,
+        {"tls_cert_file": pki.server_cert, "tls_key_file": pki.server_key},
+        verify=str(pki.ca),
+    )
+    try:
+        await wait_until(rest.controller.all_plugins_ready, what="plugins ready")
+        async with httpx.AsyncClient(timeout=10, verify=str(pki.ca)) as client:
+            created = await client.post(f"{rest.url}/v1/intents", json=web("tls"))
+            assert created.status_code == 200, created.text
+            got = await client.get(f"{rest.url}/v1/intents/tls")
+            assert got.json()["intent"]["name"] == "tls"
+        plain = rest.url.replace("https://", "http://")
+        async with httpx.AsyncClient(timeout=5) as client:
+            with pytest.raises(httpx.HTTPError):
+                await client.get(f"{plain}/healthz")
+    finally:
+        await rest.client.aclose()
+        await rest.controller.stop()

@@ -50,3 +50,21 @@ def test_controller_runs_the_gateway_only_when_asked() -> None:
 def test_bad_rest_address_is_a_usage_error() -> None:
     with pytest.raises(CliError, match="listen_address"):
         _gateway("up", "--rest-address", "nowhere")
+
+
+def test_rest_beyond_loopback_needs_tls_and_tokens_or_insecure(tmp_path: Path) -> None:
+    with pytest.raises(CliError, match=r"refusing to serve REST on 0\.0\.0\.0:8080 without TLS"):
+        _gateway("up", "--rest-address", "0.0.0.0:8080")
+    cert, key, tokens = (str(tmp_path / n) for n in ("c.pem", "k.pem", "t.yaml"))
+    with pytest.raises(CliError, match="refusing"):  # TLS alone is not enough
+        _gateway(
+            "up", "--rest-address", "0.0.0.0:8080", "--rest-tls-cert-file", cert,
+            "--rest-tls-key-file", key,
+        )  # fmt: skip
+    settings = _gateway(
+        "up", "--rest-address", "0.0.0.0:8080", "--rest-tls-cert-file", cert,
+        "--rest-tls-key-file", key, "--tokens-file", tokens,
+    )  # fmt: skip
+    assert settings is not None and settings.tls_cert_file == Path(cert)
+    insecure = _gateway("up", "--rest-address", "0.0.0.0:8080", "--insecure")
+    assert insecure is not None and insecure.tls_cert_file is None
