@@ -112,6 +112,23 @@ def _rest_options(*, default_address: str | None) -> argparse.ArgumentParser:
     )
     parent.add_argument("--rest-tls-key-file", type=Path, metavar="FILE", help="its key")
     parent.add_argument(
+        "--rest-upstream-ca-file",
+        type=Path,
+        metavar="FILE",
+        help="CA of the controller's certificate, when its gRPC port has TLS",
+    )
+    parent.add_argument(
+        "--rest-upstream-server-name",
+        metavar="NAME",
+        help="DNS name in the controller's certificate (default: localhost)",
+    )
+    parent.add_argument(
+        "--rest-upstream-cert-file", type=Path, metavar="FILE", help="gateway's client cert (mTLS)"
+    )
+    parent.add_argument(
+        "--rest-upstream-key-file", type=Path, metavar="FILE", help="its key (mTLS)"
+    )
+    parent.add_argument(
         "--rest-max-request-bytes",
         type=int,
         metavar="BYTES",

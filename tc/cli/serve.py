@@ -81,19 +81,34 @@ def gateway_from_args(
     from tc.gateway.process import process_config
     from tc.gateway.settings import GatewaySettings
 
-    if settings.tls_enabled:
-        # Its upstream is plaintext HTTP/2; against a TLS port every call would fail.
-        raise CliError("the REST gateway cannot reach a TLS controller yet; pass --no-rest")
+    if settings.tls_enabled and args.rest_upstream_ca_file is None:
+        # Plaintext HTTP/2 against a TLS port would fail every call.
+        raise CliError(
+            "the REST gateway needs --rest-upstream-ca-file (the CA of the controller's "
+            "certificate) to reach a TLS controller, or pass --no-rest",
+            EXIT_USAGE,
+        )
+    if settings.tls_client_ca_file is not None and args.rest_upstream_cert_file is None:
+        raise CliError(
+            "the controller requires client certificates (mTLS): give the REST gateway one "
+            "with --rest-upstream-cert-file/--rest-upstream-key-file, or pass --no-rest",
+            EXIT_USAGE,
+        )
     state_dir = settings.state_dir.resolve()
     values: dict[str, Any] = {
         "listen_address": args.rest_address,
         "tls_cert_file": args.rest_tls_cert_file,
         "tls_key_file": args.rest_tls_key_file,
+        "upstream_ca_file": args.rest_upstream_ca_file,
+        "upstream_cert_file": args.rest_upstream_cert_file,
+        "upstream_key_file": args.rest_upstream_key_file,
         # The controller writes its bound address there before it starts any process,
         # so this works with --grpc-address HOST:0 too.
         "upstream_address_file": state_dir / "controller.address",
         "work_dir": state_dir / "gateway",
     }
+    if args.rest_upstream_server_name is not None:
+        values["upstream_server_name"] = args.rest_upstream_server_name
     if args.rest_max_request_bytes is not None:
         values["max_request_bytes"] = args.rest_max_request_bytes
     try:

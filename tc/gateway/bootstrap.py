@@ -158,6 +158,38 @@ def _downstream_tls(settings: GatewaySettings) -> dict[str, Any]:
     }
 
 
+def _upstream_tls(settings: GatewaySettings) -> dict[str, Any]:
+    """TLS to the controller's gRPC port (HTTP/2 by ALPN), or nothing for plaintext."""
+    if settings.upstream_ca_file is None:
+        return {}
+    context: dict[str, Any] = {
+        "alpn_protocols": ["h2"],
+        "validation_context": {
+            "trusted_ca": {"filename": str(settings.upstream_ca_file)},
+            "match_typed_subject_alt_names": [
+                {"san_type": "DNS", "matcher": {"exact": settings.upstream_server_name}}
+            ],
+        },
+    }
+    if settings.upstream_cert_file is not None and settings.upstream_key_file is not None:
+        context["tls_certificates"] = [
+            {
+                "certificate_chain": {"filename": str(settings.upstream_cert_file)},
+                "private_key": {"filename": str(settings.upstream_key_file)},
+            }
+        ]
+    return {
+        "transport_socket": {
+            "name": "envoy.transport_sockets.tls",
+            "typed_config": {
+                "@type": f"{_TYPES}.transport_sockets.tls.v3.UpstreamTlsContext",
+                "sni": settings.upstream_server_name,
+                "common_tls_context": context,
+            },
+        }
+    }
+
+
 def openapi_route(document: str) -> dict[str, Any]:
     """GET /openapi.json answered by Envoy itself: the document is fixed for a build, so
     it needs no round trip to the controller (and the transcoder, which would refuse the
@@ -270,6 +302,7 @@ def bootstrap(
                     "name": CLUSTER,
                     "type": "STATIC" if _is_ip(upstream_host) else "STRICT_DNS",
                     "connect_timeout": "1s",
+                    **_upstream_tls(settings),
                     "typed_extension_protocol_options": {
                         "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
                             "@type": f"{_TYPES}.upstreams.http.v3.HttpProtocolOptions",

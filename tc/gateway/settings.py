@@ -57,6 +57,13 @@ class GatewaySettings(BaseModel):
     # TLS on the REST listener (HTTPS); both or neither. Envoy reads the files itself.
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
+    # TLS towards a controller whose gRPC port has it: the CA its certificate chains to
+    # (set: TLS on), the name that certificate carries, and a client certificate when the
+    # controller requires one (mTLS).
+    upstream_ca_file: Path | None = None
+    upstream_server_name: str = "localhost"
+    upstream_cert_file: Path | None = None
+    upstream_key_file: Path | None = None
 
     @field_validator("listen_address", "upstream_address")
     @classmethod
@@ -69,6 +76,10 @@ class GatewaySettings(BaseModel):
     def _tls_pair(self) -> GatewaySettings:
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise ValueError("tls_cert_file and tls_key_file go together")
+        if (self.upstream_cert_file is None) != (self.upstream_key_file is None):
+            raise ValueError("upstream_cert_file and upstream_key_file go together")
+        if self.upstream_cert_file is not None and self.upstream_ca_file is None:
+            raise ValueError("a client certificate (mTLS) needs upstream_ca_file (TLS)")
         return self
 
     @model_validator(mode="after")

@@ -306,3 +306,29 @@ async def test_rest_over_https(tmp_path: Path) -> None:
     finally:
         await rest.client.aclose()
         await rest.controller.stop()
+
+
+async def test_rest_to_a_controller_with_mtls(tmp_path: Path) -> None:
+    """The controller's gRPC port has TLS and requires client certificates: the gateway
+    reaches it with the CA and its own client certificate, and REST works as before."""
+    pki = make_pki(tmp_path / "pki")
+    rest = await start_rest(
+        tmp_path,
+        {
+            "upstream_ca_file": pki.ca,
+            "upstream_cert_file": pki.client_cert,
+            "upstream_key_file": pki.client_key,
+        },
+        tls_cert_file=pki.server_cert,
+        tls_key_file=pki.server_key,
+        tls_client_ca_file=pki.ca,
+    )
+    try:
+        await wait_until(rest.controller.all_plugins_ready, what="plugins ready")
+        created = await rest.client.post(f"{rest.url}/v1/intents", json=web("mtls"))
+        assert created.status_code == 200, created.text
+        status = await rest.client.get(f"{rest.url}/v1/status")
+        assert status.status_code == 200 and status.json()["controller"]["state"]
+    finally:
+        await rest.client.aclose()
+        await rest.controller.stop()

@@ -68,3 +68,14 @@ def test_rest_beyond_loopback_needs_tls_and_tokens_or_insecure(tmp_path: Path) -
     assert settings is not None and settings.tls_cert_file == Path(cert)
     insecure = _gateway("up", "--rest-address", "0.0.0.0:8080", "--insecure")
     assert insecure is not None and insecure.tls_cert_file is None
+
+
+def test_a_tls_controller_needs_the_gateway_to_trust_it(tmp_path: Path) -> None:
+    cert, key, ca = (str(tmp_path / n) for n in ("c.pem", "k.pem", "ca.pem"))
+    tls = ("--tls-cert-file", cert, "--tls-key-file", key)
+    with pytest.raises(CliError, match="--rest-upstream-ca-file"):
+        _gateway("up", *tls)
+    with pytest.raises(CliError, match="mTLS"):
+        _gateway("up", *tls, "--tls-client-ca-file", ca, "--rest-upstream-ca-file", ca)
+    settings = _gateway("up", *tls, "--rest-upstream-ca-file", ca)
+    assert settings is not None and settings.upstream_ca_file == Path(ca)
