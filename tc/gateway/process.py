@@ -38,6 +38,7 @@ from tc.gateway.descriptors import descriptor_set_bytes
 from tc.gateway.openapi import openapi_document, render, repository_comments
 from tc.gateway.settings import GatewaySettings
 from tc.plugins.sdk import handshake, logs
+from tc.plugins.sdk.server import listen_credentials
 from tc.server.plugin_config import PluginConfig
 
 log = logging.getLogger("tc.gateway")
@@ -230,7 +231,7 @@ async def serve(settings: GatewaySettings, listen: str) -> int:
     server = serving.new_server()
     health = serving.add_health_and_reflection(server, [])
     await serving.set_all(health, [], serving.NOT_SERVING)
-    address = serving.bind(server, listen)
+    address = serving.bind(server, listen, listen_credentials())
     await server.start()
     print(handshake.Handshake(address=address).line(), flush=True)
 

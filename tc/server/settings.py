@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tc.server.orchestrator.settings import OrchestratorSettings
+from tc.tls import TlsFiles
 
 
 class ControllerSettings(BaseModel):
@@ -44,6 +45,13 @@ class ControllerSettings(BaseModel):
     tls_key_file: Path | None = None
     tls_client_ca_file: Path | None = None
     insecure: bool = False
+    # mTLS between the controller and every plugin instance (and auxiliary process): each
+    # instance serves with cert/key and requires a client cert from ca; the controller
+    # presents the same cert/key and checks the instance's against ca and the name below.
+    # Note: the envoy plugin's port is also the proxies' ADS port, so proxies then need
+    # client certificates from that CA too.
+    plugin_tls: TlsFiles | None = None
+    plugin_tls_server_name: str = "localhost"
     # Registration with an orchestrator and CloudEvents to a sink; off unless configured.
     orchestrator: OrchestratorSettings = Field(default_factory=OrchestratorSettings)
 

@@ -29,7 +29,7 @@ from enum import StrEnum
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tc import serving
+from tc import serving, tls
 from tc._proto.tc.v1 import plugin_pb2, plugin_pb2_grpc
 from tc.plugins.sdk import handshake
 from tc.server.plugin_config import PluginConfig, PluginConfigError
@@ -253,6 +253,29 @@ class Supervisor:
         assert config.command is not None
         return list(config.command)
 
+    def _tls_env(self) -> dict[str, str]:
+        files = self._settings.plugin_tls
+        if files is None or files.cert_file is None or files.key_file is None:
+            return {}
+        env = {
+            handshake.ENV_TLS_CERT: str(files.cert_file.resolve()),
+            handshake.ENV_TLS_KEY: str(files.key_file.resolve()),
+        }
+        if files.ca_file is not None:
+            env[handshake.ENV_TLS_CA] = str(files.ca_file.resolve())
+        return env
+
+    def _channel(self, address: str) -> grpc.aio.Channel:
+        files = self._settings.plugin_tls
+        if files is None:
+            return grpc.aio.insecure_channel(address, options=serving.CHANNEL_OPTIONS)
+        return tls.secure_aio_channel(
+            address,
+            files.channel_credentials(),
+            serving.CHANNEL_OPTIONS,
+            server_name=self._settings.plugin_tls_server_name,
+        )
+
     async def _run_once(self, group: PluginGroup, instance: Instance) -> None:
         config = group.config
         env = {
@@ -263,6 +286,7 @@ class Supervisor:
             handshake.ENV_LISTEN: instance.listen,
             handshake.ENV_SETTINGS: handshake.encode_settings(config.settings),
             "TC_LOG_LEVEL": self._settings.log_level,
+            **self._tls_env(),
         }
         instance.state = InstanceState.STARTING
         instance.incarnation += 1
@@ -294,7 +318,7 @@ class Supervisor:
                 raise RuntimeError(f"{exc}: {tail}" if tail else str(exc)) from None
             readers.append(asyncio.create_task(self._drain_stdout(instance, process)))
             instance.address = address
-            instance.channel = grpc.aio.insecure_channel(address, options=serving.CHANNEL_OPTIONS)
+            instance.channel = self._channel(address)
             instance.stub = plugin_pb2_grpc.PluginServiceStub(instance.channel)
             await self._watch(group, instance, process)
         finally:

@@ -15,6 +15,11 @@ ENV_INSTANCE = "TC_PLUGIN_INSTANCE"
 ENV_LISTEN = "TC_PLUGIN_LISTEN"
 ENV_SETTINGS = "TC_PLUGIN_SETTINGS"
 ENV_PLUGIN_NAME = "TC_PLUGIN_NAME"
+# mTLS between controller and plugin (optional): the instance's certificate and key, and
+# the CA the controller's client certificate must chain to. Paths, never the keys.
+ENV_TLS_CERT = "TC_PLUGIN_TLS_CERT"
+ENV_TLS_KEY = "TC_PLUGIN_TLS_KEY"
+ENV_TLS_CA = "TC_PLUGIN_TLS_CA"
 
 MAGIC = "TC-PLUGIN"
 PROTOCOL_VERSION = 1

@@ -16,11 +16,12 @@ import os
 import signal
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import grpc
 
-from tc import serving
+from tc import serving, tls
 from tc._proto.tc.v1 import plugin_pb2, plugin_pb2_grpc
 from tc.plugins.sdk import handshake, logs
 from tc.plugins.sdk.plugin import Plugin
@@ -97,7 +98,7 @@ class PluginServer:
         self._health = serving.add_health_and_reflection(server, names)
         # NOT_SERVING until the plugin's own start-up is done.
         await serving.set_all(self._health, names, serving.NOT_SERVING)
-        self.address = serving.bind(server, self._listen)
+        self.address = serving.bind(server, self._listen, listen_credentials())
         await server.start()
         self._server = server
         await self.plugin.start()
@@ -146,6 +147,16 @@ async def _serve(plugin: Plugin, listen: str) -> None:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await server.stop()
+
+
+def listen_credentials() -> grpc.ServerCredentials | None:
+    """mTLS for the instance's port when the supervisor handed it certificates (see
+    handshake.ENV_TLS_*), else None (plaintext, for loopback)."""
+    cert, key = os.environ.get(handshake.ENV_TLS_CERT), os.environ.get(handshake.ENV_TLS_KEY)
+    if not cert or not key:
+        return None
+    ca = os.environ.get(handshake.ENV_TLS_CA)
+    return tls.server_credentials(Path(cert), Path(key), Path(ca) if ca else None)
 
 
 def _die_with_parent() -> None:
