@@ -183,6 +183,13 @@ def _controller_options(*, plugins_dir_required: bool) -> argparse.ArgumentParse
     security.add_argument(
         "--tls-client-ca-file", type=Path, metavar="FILE", help="require client certs (mTLS)"
     )
+    for end, what in (("cert", "certificate"), ("key", "key"), ("ca", "CA")):
+        security.add_argument(
+            f"--plugin-tls-{end}-file",
+            type=Path,
+            metavar="FILE",
+            help=f"mTLS with plugin instances: the {what} (all three, or none)",
+        )
     security.add_argument(
         "--insecure",
         action="store_true",

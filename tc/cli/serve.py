@@ -61,6 +61,13 @@ def settings_from_args(args: argparse.Namespace) -> ControllerSettings:
     }
     if orchestrator:
         values["orchestrator"] = orchestrator
+    plugin_tls = {
+        f"{end}_file": getattr(args, f"plugin_tls_{end}_file")
+        for end in ("cert", "key", "ca")
+        if getattr(args, f"plugin_tls_{end}_file", None) is not None
+    }
+    if plugin_tls:
+        values["plugin_tls"] = plugin_tls
     try:
         return ControllerSettings(**values)
     except ValidationError as error:

@@ -79,3 +79,22 @@ def test_a_tls_controller_needs_the_gateway_to_trust_it(tmp_path: Path) -> None:
         _gateway("up", *tls, "--tls-client-ca-file", ca, "--rest-upstream-ca-file", ca)
     settings = _gateway("up", *tls, "--rest-upstream-ca-file", ca)
     assert settings is not None and settings.upstream_ca_file == Path(ca)
+
+
+def test_plugin_tls_flags_make_plugin_tls_settings() -> None:
+    args = build_parser({}).parse_args(
+        [
+            "up",
+            "--plugin-tls-cert-file",
+            "c",
+            "--plugin-tls-key-file",
+            "k",
+            "--plugin-tls-ca-file",
+            "a",
+        ]
+    )
+    files = settings_from_args(args).plugin_tls
+    assert files is not None
+    assert (files.cert_file, files.key_file, files.ca_file) == (Path("c"), Path("k"), Path("a"))
+    with pytest.raises(CliError, match="plugin_tls"):
+        settings_from_args(build_parser({}).parse_args(["up", "--plugin-tls-cert-file", "c"]))
