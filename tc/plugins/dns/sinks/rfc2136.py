@@ -157,7 +157,8 @@ class TsigKey:
     secret: pydantic.SecretStr
 
 
-_COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*|#[^\n]*", re.S)
+# Quoted strings first, so a "//" inside a base64 secret is not taken for a comment.
+_COMMENT = re.compile(r'"[^"]*"|/\*.*?\*/|//[^\n]*|#[^\n]*', re.S)
 _KEY_BLOCK = re.compile(r'\bkey\s+"?([^"\s{]+)"?\s*\{(.*?)\}\s*;', re.S)
 _KEY_ALGORITHM = re.compile(r'\balgorithm\s+"?([-\w]+)"?\s*;')
 _KEY_SECRET = re.compile(r'\bsecret\s+"([^"]*)"\s*;')
@@ -168,7 +169,8 @@ def parse_key_file(text: str) -> list[TsigKey]:
     hmac-sha256; secret "..."; };`); ValueError, never quoting a secret, when it holds none
     or one is malformed."""
     keys: list[TsigKey] = []
-    for match in _KEY_BLOCK.finditer(_COMMENT.sub("", text)):
+    uncommented = _COMMENT.sub(lambda m: m[0] if m[0].startswith('"') else "", text)
+    for match in _KEY_BLOCK.finditer(uncommented):
         key_name, body = match[1].rstrip(".").lower(), match[2]
         algorithm = _KEY_ALGORITHM.search(body)
         secret = _KEY_SECRET.search(body)
