@@ -653,7 +653,8 @@ async def test_axfr_turned_off_refuses_whole_zone_reads(bind_server: BindServer)
     "text",
     [
         'key "k" {\n\talgorithm hmac-sha512;\n\tsecret "ab//cd+/ef==";\n};\n',
-        '// a comment\nkey "k" { algorithm hmac-sha512; # another\n secret "ab//cd//efgh"; }; // done',
+        '// a comment\nkey "k" { algorithm hmac-sha512; # another\n'
+        ' secret "ab//cd//efgh"; }; // done',
     ],
 )
 def test_key_file_secrets_may_hold_comment_markers(text: str) -> None:
