@@ -37,9 +37,9 @@ from tc.plugins.dns.sinks.rfc2136 import (
     Rfc2136Sink,
     parse_key_file,
     parse_server,
-    parse_settings,
 )
 from tc.plugins.dns.sinks.rfc2136_wire import UpdateEncoder
+from tc.plugins.dns.sinks.settings import parse_settings
 from tests.bind import ALGORITHMS, BindServer, TsigKey
 
 ZONE = "example.com"

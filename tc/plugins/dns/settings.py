@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 import pydantic
 
 from tc.plugins.dns.sinks.base import Sink
+from tc.plugins.dns.sinks.settings import parse_settings
 
 DEFAULT_SINK: dict[str, Any] = {"type": "zonefile", "path": "./var/dns"}
 
@@ -60,22 +61,13 @@ class DnsSettings(pydantic.BaseModel):
         return zones
 
 
-def _first_error(exc: pydantic.ValidationError, where: str) -> ValueError:
-    first = exc.errors()[0]
-    key = ".".join(str(part) for part in first["loc"]) or "(settings)"
-    return ValueError(f"{where}{key}: {first['msg']}")
-
-
 def parse_plugin_settings(settings: Mapping[str, Any]) -> DnsSettings:
     """DnsSettings from a plugin config's `settings`; ValueError naming the key."""
     data = dict(settings)
     # YAML gives lists; the model is frozen and holds a tuple.
     if isinstance(data.get("zones"), list):
         data["zones"] = tuple(data["zones"])
-    try:
-        return DnsSettings.model_validate(data)
-    except pydantic.ValidationError as exc:
-        raise _first_error(exc, "settings.") from None
+    return parse_settings(DnsSettings, data, "settings")
 
 
 def make_sink(settings: Mapping[str, Any]) -> Sink:
@@ -86,19 +78,9 @@ def make_sink(settings: Mapping[str, Any]) -> Sink:
     if kind == "zonefile":
         from tc.plugins.dns.sinks.zonefile import ZoneFileSettings, ZoneFileSink
 
-        return ZoneFileSink(_parse(ZoneFileSettings, rest))
+        return ZoneFileSink(parse_settings(ZoneFileSettings, rest, "settings.sink"))
     if kind == "rfc2136":
         from tc.plugins.dns.sinks.rfc2136 import Rfc2136Settings, Rfc2136Sink
 
-        return Rfc2136Sink(_parse(Rfc2136Settings, rest))
+        return Rfc2136Sink(parse_settings(Rfc2136Settings, rest, "settings.sink"))
     raise ValueError(f"settings.sink.type: expected 'zonefile' or 'rfc2136', got {kind!r}")
-
-
-_Model = TypeVar("_Model", bound=pydantic.BaseModel)
-
-
-def _parse(model: type[_Model], data: Mapping[str, Any]) -> _Model:
-    try:
-        return model.model_validate(dict(data))
-    except pydantic.ValidationError as exc:
-        raise _first_error(exc, "settings.sink.") from None

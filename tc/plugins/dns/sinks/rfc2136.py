@@ -32,7 +32,7 @@ import secrets
 import socket
 import struct
 import time
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -50,6 +50,7 @@ import pydantic
 from tc.plugins.dns.records import Change, RecordKey, RecordSet, absolute
 from tc.plugins.dns.sinks import rfc2136_wire as wire
 from tc.plugins.dns.sinks.base import PrerequisiteFailed, SinkError
+from tc.plugins.dns.sinks.settings import SinkSettings
 
 log = logging.getLogger(__name__)
 
@@ -71,28 +72,6 @@ enough that neither side's socket buffers fill while the other is not reading.""
 
 
 # -- settings ------------------------------------------------------------------------------
-
-
-class SinkSettings(pydantic.BaseModel):
-    """Base of each dns sink's settings: unknown keys and loose types are errors, and no
-    error message repeats the value it rejected (it may be a secret)."""
-
-    model_config = pydantic.ConfigDict(
-        extra="forbid", strict=True, frozen=True, hide_input_in_errors=True
-    )
-
-
-_Model = TypeVar("_Model", bound=pydantic.BaseModel)
-
-
-def parse_settings(model: type[_Model], settings: Mapping[str, Any], where: str = "sink") -> _Model:
-    """`model` from a config mapping; ValueError naming the first bad key (`where.key`)."""
-    try:
-        return model.model_validate(dict(settings))
-    except pydantic.ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(part) for part in first["loc"]) or "(settings)"
-        raise ValueError(f"{where}.{key}: {first['msg']}") from None
 
 
 @dataclass(frozen=True)
