@@ -92,10 +92,11 @@ async def run_plugin(bind: BindServer, count: int, batch: int, sink_batch: int) 
     return elapsed
 
 
-def nsupdate(bind: BindServer, lines: list[str], batch_lines: int) -> float:
+def run_nsupdate(bind: BindServer, messages: list[list[str]]) -> float:
+    """Seconds one `nsupdate -k` takes to send `messages` (each its lines, then `send`)."""
     script = [f"server {bind.host} {bind.port}"]
-    for start in range(0, len(lines), batch_lines):
-        script.extend(lines[start : start + batch_lines])
+    for lines in messages:
+        script.extend(lines)
         script.append("send")
     t0 = time.perf_counter()
     subprocess.run(
@@ -107,6 +108,12 @@ def nsupdate(bind: BindServer, lines: list[str], batch_lines: int) -> float:
         timeout=600,
     )
     return time.perf_counter() - t0
+
+
+def nsupdate(bind: BindServer, lines: list[str], batch_lines: int) -> float:
+    return run_nsupdate(
+        bind, [lines[start : start + batch_lines] for start in range(0, len(lines), batch_lines)]
+    )
 
 
 def records_only(count: int) -> list[str]:
@@ -131,24 +138,16 @@ def same_messages(count: int) -> list[list[str]]:
 
 
 def nsupdate_same(bind: BindServer, count: int, batch: int) -> float:
-    script = [f"server {bind.host} {bind.port}"]
     per_record = same_messages(count)
+    messages = []
     for start in range(0, count, batch):
         group = per_record[start : start + batch]
         # nsupdate sends prerequisites and updates of one `send` as one message.
-        script.extend(line for lines in group for line in lines if line.startswith("prereq"))
-        script.extend(line for lines in group for line in lines if line.startswith("update"))
-        script.append("send")
-    t0 = time.perf_counter()
-    subprocess.run(
-        [find_binary("nsupdate"), "-k", str(bind.key_file)],
-        input="\n".join(script) + "\n",
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    return time.perf_counter() - t0
+        messages.append(
+            [line for lines in group for line in lines if line.startswith("prereq")]
+            + [line for lines in group for line in lines if line.startswith("update")]
+        )
+    return run_nsupdate(bind, messages)
 
 
 def count_a(bind: BindServer, zone: str) -> int:

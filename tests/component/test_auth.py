@@ -60,9 +60,11 @@ class Pki:
     client_key: Path
 
 
-def _openssl_cert(
+def openssl_cert(
     directory: Path, name: str, section: str, issuer: tuple[Path, Path] | None
 ) -> tuple[Path, Path]:
+    """A cert and key made with the extensions of `section` of directory/openssl.cnf,
+    signed by `issuer` (self-signed when None)."""
     cert, key = directory / f"{name}.pem", directory / f"{name}.key"
     command = [
         "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
@@ -84,9 +86,9 @@ def make_pki(directory: Path) -> Pki:
     """A CA, a server cert for 127.0.0.1/localhost and a client cert, in `directory`."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "openssl.cnf").write_text(OPENSSL_CONFIG, encoding="utf-8")
-    ca = _openssl_cert(directory, "ca", "ca", None)
-    server = _openssl_cert(directory, "localhost", "server", ca)
-    client = _openssl_cert(directory, "client", "client", ca)
+    ca = openssl_cert(directory, "ca", "ca", None)
+    server = openssl_cert(directory, "localhost", "server", ca)
+    client = openssl_cert(directory, "client", "client", ca)
     return Pki(ca[0], server[0], server[1], client[0], client[1])
 
 

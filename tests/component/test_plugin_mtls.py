@@ -7,7 +7,6 @@ real plugin processes, and a client without a certificate is refused by an insta
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import grpc
@@ -18,7 +17,7 @@ from tc import tls
 from tc._proto.tc.v1 import intent_pb2
 from tc.tls import TlsFiles
 from tests.component.conftest import start_controller
-from tests.component.test_auth import OPENSSL_CONFIG
+from tests.component.test_auth import OPENSSL_CONFIG, openssl_cert
 from tests.support import ready, service_intent, wait_until
 
 # One certificate for both ends: serverAuth for the instance, clientAuth for the controller.
@@ -31,25 +30,10 @@ subjectAltName = IP:127.0.0.1,DNS:localhost
 """
 
 
-def openssl(
-    directory: Path, name: str, section: str, issuer: tuple[Path, Path] | None
-) -> tuple[Path, Path]:
-    cert, key = directory / f"{name}.pem", directory / f"{name}.key"
-    command = [
-        "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-        "-nodes", "-days", "2", "-config", str(directory / "openssl.cnf"),
-        "-extensions", section, "-subj", f"/CN={name}", "-keyout", str(key), "-out", str(cert),
-    ]  # fmt: skip
-    if issuer is not None:
-        command += ["-CA", str(issuer[0]), "-CAkey", str(issuer[1])]
-    subprocess.run(command, check=True, capture_output=True)
-    return cert, key
-
-
 async def test_plugins_over_mtls(tmp_path: Path) -> None:
     (tmp_path / "openssl.cnf").write_text(OPENSSL_CONFIG + PEER, encoding="utf-8")
-    ca = openssl(tmp_path, "ca", "ca", None)
-    cert, key = openssl(tmp_path, "peer", "peer", ca)
+    ca = openssl_cert(tmp_path, "ca", "ca", None)
+    cert, key = openssl_cert(tmp_path, "peer", "peer", ca)
     r = await start_controller(
         tmp_path, plugin_tls=TlsFiles(cert_file=cert, key_file=key, ca_file=ca[0])
     )
