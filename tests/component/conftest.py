@@ -9,12 +9,12 @@ from pathlib import Path
 import grpc
 import pytest
 
-from tc._proto.tc.v1 import intent_pb2_grpc, lifecycle_pb2_grpc, plugin_pb2_grpc
+from tc._proto.tc.v1 import intent_pb2, intent_pb2_grpc, lifecycle_pb2_grpc, plugin_pb2_grpc
 from tc.server.app import Controller
 from tc.server.plugin_config import load_plugin_configs
 from tc.server.settings import ControllerSettings
 from tests.bind import ALGORITHMS, BindServer
-from tests.support import wait_until, write_plugin
+from tests.support import ready, wait_until, write_plugin
 
 
 @dataclass
@@ -23,6 +23,21 @@ class Running:
     channel: grpc.aio.Channel
     intents: intent_pb2_grpc.IntentServiceAsyncStub
     lifecycle: lifecycle_pb2_grpc.LifecycleServiceAsyncStub
+
+    async def get(self, name: str) -> intent_pb2.Intent:
+        return (await self.intents.GetIntent(intent_pb2.GetIntentRequest(name=name))).intent
+
+    async def ready(self, name: str) -> bool:
+        """The intent is Ready at its current generation (for wait_until)."""
+        return ready(await self.get(name))
+
+    async def gone(self, name: str) -> bool:
+        """The intent is deleted: GetIntent answers NOT_FOUND (for wait_until)."""
+        try:
+            await self.get(name)
+        except grpc.aio.AioRpcError as exc:
+            return exc.code() == grpc.StatusCode.NOT_FOUND
+        return False
 
     def plugin_stub(self, plugin: str, index: int) -> plugin_pb2_grpc.PluginServiceAsyncStub:
         group = self.controller.supervisor.group(plugin)

@@ -13,13 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import dns.zone
-import grpc
 import pytest
 import yaml
 
 from tc._proto.tc.v1 import intent_pb2
 from tests.component.conftest import Running, start_controller
-from tests.support import ready, wait_until
+from tests.support import wait_until
 
 ZONE = "example.com"
 
@@ -126,7 +125,7 @@ async def test_records_and_their_ownership_land_in_a_valid_zone_file(
 ) -> None:
     r, out = zonefiles
     await apply(r, records())
-    await wait_until(lambda: _ready(r, "site"), what="site Ready")
+    await wait_until(lambda: r.ready("site"), what="site Ready")
     found = read_zone(out)
     assert found[("www.example.com", "A")] == {"192.0.2.10"}
     assert found[("example.com", "TXT")] == {'"v=spf1 -all"'}
@@ -135,11 +134,11 @@ async def test_records_and_their_ownership_land_in_a_valid_zone_file(
     assert "heritage=traffic-controller,owner=traffic-controller,intent=site" in next(iter(owner))
 
     await apply(r, records(values=("192.0.2.11", "192.0.2.12")))
-    await wait_until(lambda: _ready(r, "site"), what="site updated")
+    await wait_until(lambda: r.ready("site"), what="site updated")
     assert read_zone(out)[("www.example.com", "A")] == {"192.0.2.11", "192.0.2.12"}
 
     await r.intents.DeleteIntent(intent_pb2.DeleteIntentRequest(name="site"))
-    await wait_until(lambda: _gone(r, "site"), what="site removed")
+    await wait_until(lambda: r.gone("site"), what="site removed")
     left = read_zone(out)
     assert ("www.example.com", "A") not in left
     assert ("a-www.example.com", "TXT") not in left
@@ -151,7 +150,7 @@ async def test_a_record_we_do_not_own_is_left_alone_and_named(
 ) -> None:
     r, out = zonefiles
     await apply(r, records(name="first"))
-    await wait_until(lambda: _ready(r, "first"), what="first Ready")
+    await wait_until(lambda: r.ready("first"), what="first Ready")
     # A person adds a record by hand where a later intent wants one.
     text = zone_file(out).read_text() + "mail.example.com. 300 IN A 192.0.2.99\n"
     zone_file(out).write_text(text)
@@ -193,15 +192,3 @@ async def test_dry_run_reports_the_plan_and_writes_nothing(
     assert programmed is not None
     assert "create A www.example.com (192.0.2.10)" in programmed.message
     assert not zone_file(out).exists() or ("www.example.com", "A") not in read_zone(out)
-
-
-async def _ready(r: Running, name: str) -> bool:
-    return ready(await get(r, name))
-
-
-async def _gone(r: Running, name: str) -> bool:
-    try:
-        await get(r, name)
-    except grpc.aio.AioRpcError as exc:
-        return exc.code() == grpc.StatusCode.NOT_FOUND
-    return False

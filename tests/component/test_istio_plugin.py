@@ -6,13 +6,12 @@ import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import grpc
 import pytest
 import yaml
 
 from tc._proto.tc.v1 import intent_pb2, lifecycle_pb2
 from tests.component.conftest import Running, start_controller
-from tests.support import ready, wait_until
+from tests.support import wait_until
 
 
 def shop(port: int = 8080) -> intent_pb2.Intent:
@@ -84,7 +83,7 @@ def weights(out: Path) -> dict[str, int]:
 async def test_service_and_canary_become_istio_files(istio: tuple[Running, Path]) -> None:
     r, out = istio
     await apply(r, shop())
-    await wait_until(lambda: _ready(r, "shop"), what="shop Ready")
+    await wait_until(lambda: r.ready("shop"), what="shop Ready")
     files = sorted(p.name for p in (out / "shop").iterdir())
     assert "virtualservice-shop.yaml" in files and "destinationrule-shop.yaml" in files
     dr = yaml.safe_load((out / "shop" / "destinationrule-shop.yaml").read_text())
@@ -94,22 +93,22 @@ async def test_service_and_canary_become_istio_files(istio: tuple[Running, Path]
     assert "shop/virtualservice-shop.yaml" in kustomization["resources"]
 
     await apply(r, canary(10))
-    await wait_until(lambda: _ready(r, "shop-canary"), what="canary Ready")
+    await wait_until(lambda: r.ready("shop-canary"), what="canary Ready")
     assert weights(out) == {"v1": 90, "v2": 10}
 
     await r.intents.DeleteIntent(intent_pb2.DeleteIntentRequest(name="shop-canary"))
-    await wait_until(lambda: _gone(r, "shop-canary"), what="canary removed")
+    await wait_until(lambda: r.gone("shop-canary"), what="canary removed")
     assert sum(weights(out).values()) == 100 and "v2" not in weights(out)
 
     await r.intents.DeleteIntent(intent_pb2.DeleteIntentRequest(name="shop"))
-    await wait_until(lambda: _gone(r, "shop"), what="shop removed")
+    await wait_until(lambda: r.gone("shop"), what="shop removed")
     assert not list((out / "shop").glob("*.yaml")) if (out / "shop").exists() else True
 
 
 async def test_unknown_subset_is_refused_and_nothing_changes(istio: tuple[Running, Path]) -> None:
     r, out = istio
     await apply(r, shop())
-    await wait_until(lambda: _ready(r, "shop"), what="shop Ready")
+    await wait_until(lambda: r.ready("shop"), what="shop Ready")
     before = (out / "shop" / "virtualservice-shop.yaml").read_text()
     await apply(r, canary(10, subset="v3"))
 
@@ -135,21 +134,9 @@ async def test_the_other_instance_takes_over(istio: tuple[Running, Path]) -> Non
         lifecycle_pb2.RestartPluginInstanceRequest(plugin="istio", instance=first.id)
     )
     await apply(r, shop(port=9090))
-    await wait_until(lambda: _ready(r, "shop"), what="shop Ready with one instance restarting")
+    await wait_until(lambda: r.ready("shop"), what="shop Ready with one instance restarting")
     vs = yaml.safe_load((out / "shop" / "virtualservice-shop.yaml").read_text())
     assert vs["metadata"]["annotations"]["tc.dev/generation"] == "1"
-
-
-async def _ready(r: Running, name: str) -> bool:
-    return ready(await get(r, name))
-
-
-async def _gone(r: Running, name: str) -> bool:
-    try:
-        await get(r, name)
-    except grpc.aio.AioRpcError as exc:
-        return exc.code() == grpc.StatusCode.NOT_FOUND
-    return False
 
 
 async def test_service_and_workload_applied_together_converge(

@@ -12,14 +12,13 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import grpc
 import pytest
 import yaml
 
 from tc._proto.tc.v1 import intent_pb2, lifecycle_pb2
 from tests.bind import BindServer
 from tests.component.conftest import Running, start_controller
-from tests.support import ready, wait_until
+from tests.support import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -108,35 +107,17 @@ def failed(r: Running, name: str, kind: str, reason: str | None = None) -> Any:
     return check
 
 
-def is_ready(r: Running, name: str) -> Any:
-    async def check() -> bool:
-        return ready(await get(r, name))
-
-    return check
-
-
-def gone(r: Running, name: str) -> Any:
-    async def check() -> bool:
-        try:
-            await get(r, name)
-        except grpc.aio.AioRpcError as exc:
-            return exc.code() == grpc.StatusCode.NOT_FOUND
-        return False
-
-    return check
-
-
 async def test_create_update_delete_as_bind_answers(tmp_path: Path, bind: BindServer) -> None:
     async with controller(tmp_path, sink(bind)) as r:
         await apply(r, records("web", "web", "192.0.2.1"))
-        await wait_until(is_ready(r, "web"), what="web Ready")
+        await wait_until(lambda: r.ready("web"), what="web Ready")
         assert bind.values("web.example.com") == {"192.0.2.1"}
         (owner,) = bind.values("a-web.example.com", "TXT")
         assert "heritage=traffic-controller" in owner and "intent=web" in owner
 
         await apply(r, records("web", "web", "192.0.2.2", "192.0.2.3"))
         await wait_until(lambda: _holds(bind, "web", {"192.0.2.2", "192.0.2.3"}), what="update")
-        await wait_until(is_ready(r, "web"), what="web Ready again")
+        await wait_until(lambda: r.ready("web"), what="web Ready again")
 
         # A service's hosts inside its DNS zone get its endpoints' addresses.
         shop = intent_pb2.Intent(
@@ -152,12 +133,12 @@ async def test_create_update_delete_as_bind_answers(tmp_path: Path, bind: BindSe
             ),
         )
         await apply(r, shop)
-        await wait_until(is_ready(r, "shop"), what="shop Ready")
+        await wait_until(lambda: r.ready("shop"), what="shop Ready")
         assert bind.values("shop.example.com") == {"192.0.2.20"}
         assert bind.values("shop.example.com", "AAAA") == {"2001:db8::20"}
 
         await r.intents.DeleteIntent(intent_pb2.DeleteIntentRequest(name="web"))
-        await wait_until(gone(r, "web"), what="web deleted")
+        await wait_until(lambda: r.gone("web"), what="web deleted")
         assert bind.values("web.example.com") == set()
         assert bind.values("a-web.example.com", "TXT") == set()
         assert bind.values("shop.example.com") == {"192.0.2.20"}  # not web's
@@ -180,7 +161,7 @@ async def test_an_external_edit_between_two_of_our_updates_is_a_conflict(
 ) -> None:
     async with controller(tmp_path, sink(bind)) as r:
         await apply(r, records("api", "api", "192.0.2.30"))
-        await wait_until(is_ready(r, "api"), what="api Ready")
+        await wait_until(lambda: r.ready("api"), what="api Ready")
         bind.nsupdate(
             "update delete api.example.com. A\nupdate add api.example.com. 60 A 203.0.113.5"
         )
@@ -218,7 +199,7 @@ async def test_sync_restores_records_deleted_behind_our_back(
 ) -> None:
     async with controller(tmp_path, sink(bind)) as r:
         await apply(r, records("restore", "restore", "192.0.2.60"))
-        await wait_until(is_ready(r, "restore"), what="restore Ready")
+        await wait_until(lambda: r.ready("restore"), what="restore Ready")
         bind.nsupdate("update delete restore.example.com. A")
         assert bind.values("restore.example.com") == set()
         status = await r.lifecycle.GetStatus(lifecycle_pb2.GetStatusRequest())
@@ -251,7 +232,7 @@ async def test_sync_prunes_what_we_own_that_no_intent_wants_and_nothing_else(
     # The ghost's digest ("0") is not what it holds: a hand edit, reported and left.
     async with controller(tmp_path, sink(bind), owner, zones=[ZONE]) as r:
         await apply(r, records("live", "live", "192.0.2.73"))
-        await wait_until(is_ready(r, "live"), what="live Ready (after the first Sync)")
+        await wait_until(lambda: r.ready("live"), what="live Ready (after the first Sync)")
         assert bind.values("ghost.example.com") == {"192.0.2.70"}
     bind.nsupdate(
         "update delete a-ghost.example.com. TXT\n"
@@ -260,7 +241,7 @@ async def test_sync_prunes_what_we_own_that_no_intent_wants_and_nothing_else(
     # Without a digest the record set is ours to prune: a fresh controller's Sync does it.
     async with controller(tmp_path / "again", sink(bind), owner, zones=[ZONE]) as r:
         await apply(r, records("live", "live", "192.0.2.73"))
-        await wait_until(is_ready(r, "live"), what="live Ready")
+        await wait_until(lambda: r.ready("live"), what="live Ready")
         await wait_until(lambda: _holds(bind, "ghost", set()), timeout=30, what="the ghost pruned")
     assert bind.values("a-ghost.example.com", "TXT") == set()
     assert bind.values("kept.example.com") == {"192.0.2.71"}
