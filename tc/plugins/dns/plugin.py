@@ -237,7 +237,7 @@ class DnsPlugin(Plugin):
             policies = _policies(models.values())
             names = {pb.name for pb in intents}
             zones = set(_zones_of(models.values(), self._settings.zones))
-            zones |= {zone for zone, view in self._zones.items() if view.owners() & names}
+            zones |= {zone for zone, view in self._zones.items() if view.owned_by_any(names)}
             outcome = await self._reconcile(wanted, zones, list(wanted), policies)
             return [self._result(pb, problems, outcome) for pb in intents]
 
@@ -250,7 +250,7 @@ class DnsPlugin(Plugin):
             # came along, and every zone this instance has seen otherwise.
             names = {pb.name for pb in intents}
             zones = set(_zones_of(models.values(), self._settings.zones))
-            zones |= {zone for zone, view in self._zones.items() if view.owners() & names}
+            zones |= {zone for zone, view in self._zones.items() if view.owned_by_any(names)}
             if len(models) < len(intents):
                 zones |= set(self._zones) | set(self._settings.zones)
             outcome = await self._reconcile(

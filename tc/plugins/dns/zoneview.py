@@ -36,9 +36,10 @@ class ZoneView:
         for record in records.values():
             self._put(record)
 
-    def owners(self) -> set[str]:
-        """The intents that own something here."""
-        return {intent for intent, keys in self._owned.items() if keys}
+    def owned_by_any(self, intents: Iterable[str]) -> bool:
+        """Whether any of `intents` owns something here: looked up per intent, since a
+        batch is small and a zone may hold thousands of owners."""
+        return any(self._owned.get(intent) for intent in intents)
 
     def around(
         self, wanted: Sequence[Wanted], scope: Collection[str]
