@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -30,3 +31,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def update_golden(request: pytest.FixtureRequest) -> bool:
     """Whether this run rewrites golden files instead of comparing against them."""
     return bool(request.config.getoption("--update-golden"))
+
+
+def check_golden(out: Path, text: str, update: bool) -> None:
+    """`text` must equal the golden file `out`; with --update-golden it is written first
+    (to be reviewed in the diff)."""
+    if update:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+    assert out.exists(), f"no {out.name}: run pytest --update-golden and review the diff"
+    assert text == out.read_text(encoding="utf-8"), (
+        f"{out.name} differs: run pytest --update-golden and review the diff"
+    )

@@ -26,6 +26,7 @@ from tc import ir
 from tc._proto.tc.v1 import intent_pb2
 from tc.convert import intent_from_proto
 from tc.plugins.dns.render import Wanted, render_all
+from tests.conftest import check_golden
 from tests.unit.test_istio_golden import CASES as SHARED_CASES
 from tests.unit.test_istio_golden import GOLDEN, load_case
 
@@ -93,11 +94,7 @@ def test_there_are_dns_cases() -> None:
 def test_golden(case: str, update_golden: bool) -> None:
     documents = load_case(case)
     text = dump(documents)
-    out = GOLDEN / f"{case}.dns.out.yaml"
-    if update_golden:
-        out.write_text(text)
-    assert out.exists(), f"no {out.name}: run pytest --update-golden and review the diff"
-    assert text == out.read_text(), f"{case} differs: run pytest --update-golden and review"
+    check_golden(GOLDEN / f"{case}.dns.out.yaml", text, update_golden)
     _, errors = run_case(documents)
     failing = (case.startswith("fail-") and case not in NOT_DNS_FAILURES) or (case in DNS_FAILURES)
     assert bool(errors) == failing, errors

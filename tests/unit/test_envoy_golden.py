@@ -24,6 +24,7 @@ from tc._proto.tc.v1 import intent_pb2
 from tc.convert import intent_from_proto
 from tc.plugins.envoy.render import ServiceParts, assemble, render_service
 from tc.plugins.envoy.resources import TYPE_URLS, Resources
+from tests.conftest import check_golden
 from tests.unit.test_istio_golden import CASES, GOLDEN, load_case
 
 ISTIO_ONLY_FAILURES = {
@@ -103,11 +104,7 @@ def dump(documents: list[dict[str, Any]]) -> str:
 def test_golden(case: str, update_golden: bool) -> None:
     documents = load_case(case)
     text = dump(documents)
-    out = GOLDEN / f"{case}.envoy.out.yaml"
-    if update_golden:
-        out.write_text(text)
-    assert out.exists(), f"no {out.name}: run pytest --update-golden and review the diff"
-    assert text == out.read_text(), f"{case} differs: run pytest --update-golden and review"
+    check_golden(GOLDEN / f"{case}.envoy.out.yaml", text, update_golden)
     _, errors = run_case(documents)
     failing = case.startswith("fail-") and case not in ISTIO_ONLY_FAILURES
     assert bool(errors) == failing, errors

@@ -18,6 +18,7 @@ from tc.gateway.bootstrap import LOCAL_REPLY_CODES, STREAMING_PATHS, bootstrap
 from tc.gateway.descriptors import TRANSCODED_SERVICES, descriptor_set, descriptor_set_bytes
 from tc.gateway.process import envoy_argv
 from tc.gateway.settings import GatewaySettings
+from tests.conftest import check_golden
 from tests.support import ROOT
 
 GOLDEN = ROOT / "tests" / "golden" / "gateway" / "bootstrap.json"
@@ -39,10 +40,7 @@ def test_bootstrap_matches_golden(update_golden: bool) -> None:
     # the real one is checked below and by Envoy.
     document = bootstrap(_settings(), "127.0.0.1:50051", b"descriptor")
     text = json.dumps(document, indent=2, sort_keys=True) + "\n"
-    if update_golden:
-        GOLDEN.parent.mkdir(parents=True, exist_ok=True)
-        GOLDEN.write_text(text, encoding="utf-8")
-    assert text == GOLDEN.read_text(encoding="utf-8"), "run pytest --update-golden and review"
+    check_golden(GOLDEN, text, update_golden)
 
 
 def test_transcoder_options() -> None:

@@ -32,6 +32,7 @@ from tc import ir
 from tc._proto.tc.v1 import intent_pb2
 from tc.convert import intent_from_proto
 from tc.plugins.istio.render import Rendered, render
+from tests.conftest import check_golden
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 CASES = sorted(path.name.removesuffix(".in.yaml") for path in GOLDEN.glob("*.in.yaml"))
@@ -145,11 +146,7 @@ def test_there_are_enough_cases() -> None:
 def test_golden(case: str, update_golden: bool) -> None:
     rendered, errors = run_case(load_case(case))
     text = dump(rendered, errors)
-    out = GOLDEN / f"{case}.istio.out.yaml"
-    if update_golden:
-        out.write_text(text)
-    assert out.exists(), f"no {out.name}: run pytest --update-golden and review the diff"
-    assert text == out.read_text(), f"{case} differs: run pytest --update-golden and review"
+    check_golden(GOLDEN / f"{case}.istio.out.yaml", text, update_golden)
     # A case named fail-* must fail, and only those may: a typo in an input would
     # otherwise pin an error as the expected output.
     assert bool(errors) == case.startswith("fail-"), errors
