@@ -28,6 +28,7 @@ from tc.plugins.dns.records import Change, Conflict, Plan
 from tc.plugins.dns.render import Wanted, render_intent
 from tc.plugins.dns.settings import DnsSettings, make_sink, parse_plugin_settings
 from tc.plugins.dns.sinks.base import PrerequisiteFailed, Sink, SinkError
+from tc.plugins.dns.zones import zone_for
 from tc.plugins.dns.zoneview import ZoneView
 from tc.plugins.sdk import (
     Plugin,
@@ -332,8 +333,6 @@ def _policies(models: Iterable[ir.Intent]) -> dict[str, ir.DnsPolicy]:
 def _zones_of(models: Iterable[ir.Intent], configured: Sequence[str]) -> list[str]:
     """The zones an intent's records go to (or went to, for a removal), so an intent whose
     records are all gone still has its old ones pruned."""
-    from tc.plugins.dns.zones import zone_for
-
     out: set[str] = set()
     for model in models:
         spec = model.spec
