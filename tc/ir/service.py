@@ -464,6 +464,15 @@ class ServiceSpec(IRModel):
         """The subsets the endpoints declare: what a workload intent may route to."""
         return frozenset(e.subset for e in self.endpoints if e.subset is not None)
 
+    def endpoint_key(self, endpoint: Endpoint) -> tuple[str, int]:
+        """How heartbeats and endpoint health name an endpoint: its address and its own port,
+        or the target port of the service's first port (where an endpoint without a port
+        of its own is checked and sends its heartbeats from)."""
+        if endpoint.port is not None:
+            return endpoint.address, endpoint.port
+        first = self.ports[0] if self.ports else None
+        return endpoint.address, (first.target_port or first.number) if first is not None else 0
+
     def _implied_resolution(self) -> Resolution:
         """What an unset resolution means: STATIC when every endpoint address is an IP
         address (also when there are no endpoints), DNS otherwise."""

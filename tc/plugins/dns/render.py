@@ -384,17 +384,14 @@ class _Address:
 def _addresses(spec: ir.ServiceSpec) -> tuple[list[_Address], list[_Address]]:
     """The IPv4 and IPv6 addresses of the endpoints, each once (spellings of one IPv6
     address are one address), in endpoint order."""
-    first = spec.ports[0] if spec.ports else None
-    default_port = (first.target_port or first.number) if first is not None else 0
     found: dict[ipaddress.IPv4Address | ipaddress.IPv6Address, _Address] = {}
     for j, endpoint in enumerate(spec.endpoints):
         try:
             ip = ipaddress.ip_address(endpoint.address)
         except ValueError:
             continue  # a host name
-        port = endpoint.port if endpoint.port is not None else default_port
         seen = found.get(ip)
-        serves = (*(seen.serves if seen else ()), (endpoint.address, port))
+        serves = (*(seen.serves if seen else ()), spec.endpoint_key(endpoint))
         path = seen.path if seen else f"spec.service.endpoints[{j}].address"
         found[ip] = _Address(str(ip), path, serves)
     v4 = [a for ip, a in found.items() if ip.version == 4]

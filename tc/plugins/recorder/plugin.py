@@ -18,6 +18,7 @@ from tc.plugins.sdk import (
     applied_intents,
     programmed,
 )
+from tc.plugins.sdk.endpoint_health import HealthBook
 
 _KINDS: dict[str, plugin_pb2.IntentKind] = {
     "service": plugin_pb2.INTENT_KIND_SERVICE,
@@ -33,7 +34,8 @@ REJECT_LABEL = "recorder.tc.dev/reject"
 
 class RecorderPlugin(Plugin):
     """Settings: kind (default "recorder"), intent_kinds (list, default all three),
-    fanout ("broadcast" default, or "any"), journal_dir (optional)."""
+    fanout ("broadcast" default, or "any"), journal_dir (optional), endpoint_health (bool:
+    declare it and show what it holds in GetState as `health.<service>`)."""
 
     def __init__(self, settings: dict[str, Any], instance_id: str) -> None:
         super().__init__(settings, instance_id)
@@ -48,7 +50,9 @@ class RecorderPlugin(Plugin):
             kind=str(settings.get("kind", "recorder")),
             intent_kinds=tuple(_KINDS[k] for k in kinds),
             fanout_mode=_MODES[fanout],
+            endpoint_health=bool(settings.get("endpoint_health", False)),
         )
+        self._health = HealthBook()
         self._held: dict[str, intent_pb2.Intent] = {}
         self._last_sync_id = ""
         # What the last Apply was given as references, so operators and tests can see what
@@ -115,15 +119,33 @@ class RecorderPlugin(Plugin):
             self._flush()
             return results, pruned
 
+    def note_endpoint_health(
+        self, services: Sequence[plugin_pb2.ServiceHealth], *, replace_all: bool
+    ) -> None:
+        self._health.note(services, replace_all=replace_all)
+
+    async def set_endpoint_health(
+        self, services: Sequence[plugin_pb2.ServiceHealth], intents: Sequence[intent_pb2.Intent]
+    ) -> list[plugin_pb2.IntentResult]:
+        self.note_endpoint_health(services, replace_all=False)
+        return [programmed(i, "endpoint health recorded") for i in intents]
+
     async def get_state(self) -> PluginState:
         async with self._lock:
+            details = {
+                "held": str(len(self._held)),
+                "last_references": ",".join(self._last_references),
+            }
+            for name in sorted(self._held):
+                known = self._health.of(name)
+                if known:
+                    details[f"health.{name}"] = ",".join(
+                        f"{a}:{p}={'up' if up else 'down'}" for (a, p), up in sorted(known.items())
+                    )
             return PluginState(
                 intents=applied_intents(self._held.values()),
                 last_sync_id=self._last_sync_id,
-                details={
-                    "held": str(len(self._held)),
-                    "last_references": ",".join(self._last_references),
-                },
+                details=details,
             )
 
     def _flush(self) -> None:

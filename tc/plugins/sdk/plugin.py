@@ -24,6 +24,8 @@ class PluginInfo:
     intent_kinds: tuple[plugin_pb2.IntentKind, ...]
     fanout_mode: plugin_pb2.FanoutMode
     version: str = "0.1.0"
+    endpoint_health: bool = False
+    """The plugin acts on endpoint health: the controller sends it only then."""
 
 
 _KIND_OF_SPEC: dict[str, plugin_pb2.IntentKind] = {
@@ -101,3 +103,18 @@ class Plugin(abc.ABC):
 
     @abc.abstractmethod
     async def get_state(self) -> PluginState: ...
+
+    def note_endpoint_health(  # noqa: B027 - optional hook
+        self, services: Sequence[plugin_pb2.ServiceHealth], *, replace_all: bool
+    ) -> None:
+        """Optional hook (plugins declaring `endpoint_health`): called with the health an
+        Apply or Sync carries, just before apply() or sync(); keep it (a HealthBook) and
+        render with it. `replace_all` for a Sync: `services` is the whole known set."""
+
+    async def set_endpoint_health(
+        self, services: Sequence[plugin_pb2.ServiceHealth], intents: Sequence[intent_pb2.Intent]
+    ) -> list[plugin_pb2.IntentResult]:
+        """Plugins declaring `endpoint_health`: the health of `services` changed; act on it
+        without waiting for an Apply. `intents` are those services' intents as last applied
+        (for a plugin that must render them again); one result per intent, in order."""
+        raise NotImplementedError(f"{type(self).__name__} does not act on endpoint health")

@@ -49,11 +49,14 @@ class _Servicer(plugin_pb2_grpc.PluginServiceServicer):
             version=info.version,
             intent_kinds=list(info.intent_kinds),
             fanout_mode=info.fanout_mode,
+            endpoint_health=info.endpoint_health,
         )
 
     async def Apply(
         self, request: plugin_pb2.ApplyRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> plugin_pb2.ApplyResponse:
+        if request.endpoint_health:
+            self._plugin.note_endpoint_health(request.endpoint_health, replace_all=False)
         results = await self._plugin.apply(request.intents, request.references)
         _check_count("Apply", len(results), len(request.intents))
         return plugin_pb2.ApplyResponse(results=results)
@@ -68,9 +71,22 @@ class _Servicer(plugin_pb2_grpc.PluginServiceServicer):
     async def Sync(
         self, request: plugin_pb2.SyncRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> plugin_pb2.SyncResponse:
+        self._plugin.note_endpoint_health(request.endpoint_health, replace_all=True)
         results, pruned = await self._plugin.sync(request.intents, request.sync_id)
         _check_count("Sync", len(results), len(request.intents))
         return plugin_pb2.SyncResponse(results=results, pruned=pruned)
+
+    async def SetEndpointHealth(
+        self,
+        request: plugin_pb2.SetEndpointHealthRequest,
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> plugin_pb2.SetEndpointHealthResponse:
+        try:
+            results = await self._plugin.set_endpoint_health(request.services, request.intents)
+        except NotImplementedError as exc:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, str(exc))
+        _check_count("SetEndpointHealth", len(results), len(request.intents))
+        return plugin_pb2.SetEndpointHealthResponse(results=results)
 
     async def GetState(
         self, request: plugin_pb2.GetStateRequest, context: grpc.aio.ServicerContext[Any, Any]

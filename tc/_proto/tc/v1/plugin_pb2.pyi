@@ -33,16 +33,18 @@ class DescribeRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class DescribeResponse(_message.Message):
-    __slots__ = ("kind", "version", "intent_kinds", "fanout_mode")
+    __slots__ = ("kind", "version", "intent_kinds", "fanout_mode", "endpoint_health")
     KIND_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     INTENT_KINDS_FIELD_NUMBER: _ClassVar[int]
     FANOUT_MODE_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINT_HEALTH_FIELD_NUMBER: _ClassVar[int]
     kind: str
     version: str
     intent_kinds: _containers.RepeatedScalarFieldContainer[IntentKind]
     fanout_mode: FanoutMode
-    def __init__(self, kind: _Optional[str] = ..., version: _Optional[str] = ..., intent_kinds: _Optional[_Iterable[_Union[IntentKind, str]]] = ..., fanout_mode: _Optional[_Union[FanoutMode, str]] = ...) -> None: ...
+    endpoint_health: bool
+    def __init__(self, kind: _Optional[str] = ..., version: _Optional[str] = ..., intent_kinds: _Optional[_Iterable[_Union[IntentKind, str]]] = ..., fanout_mode: _Optional[_Union[FanoutMode, str]] = ..., endpoint_health: _Optional[bool] = ...) -> None: ...
 
 class IntentResult(_message.Message):
     __slots__ = ("name", "generation", "conditions", "retryable")
@@ -57,12 +59,14 @@ class IntentResult(_message.Message):
     def __init__(self, name: _Optional[str] = ..., generation: _Optional[int] = ..., conditions: _Optional[_Iterable[_Union[_intent_pb2.Condition, _Mapping]]] = ..., retryable: _Optional[bool] = ...) -> None: ...
 
 class ApplyRequest(_message.Message):
-    __slots__ = ("intents", "references")
+    __slots__ = ("intents", "references", "endpoint_health")
     INTENTS_FIELD_NUMBER: _ClassVar[int]
     REFERENCES_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINT_HEALTH_FIELD_NUMBER: _ClassVar[int]
     intents: _containers.RepeatedCompositeFieldContainer[_intent_pb2.Intent]
     references: _containers.RepeatedCompositeFieldContainer[_intent_pb2.Intent]
-    def __init__(self, intents: _Optional[_Iterable[_Union[_intent_pb2.Intent, _Mapping]]] = ..., references: _Optional[_Iterable[_Union[_intent_pb2.Intent, _Mapping]]] = ...) -> None: ...
+    endpoint_health: _containers.RepeatedCompositeFieldContainer[ServiceHealth]
+    def __init__(self, intents: _Optional[_Iterable[_Union[_intent_pb2.Intent, _Mapping]]] = ..., references: _Optional[_Iterable[_Union[_intent_pb2.Intent, _Mapping]]] = ..., endpoint_health: _Optional[_Iterable[_Union[ServiceHealth, _Mapping]]] = ...) -> None: ...
 
 class ApplyResponse(_message.Message):
     __slots__ = ("results",)
@@ -85,12 +89,14 @@ class RemoveResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[IntentResult, _Mapping]]] = ...) -> None: ...
 
 class SyncRequest(_message.Message):
-    __slots__ = ("intents", "sync_id")
+    __slots__ = ("intents", "sync_id", "endpoint_health")
     INTENTS_FIELD_NUMBER: _ClassVar[int]
     SYNC_ID_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINT_HEALTH_FIELD_NUMBER: _ClassVar[int]
     intents: _containers.RepeatedCompositeFieldContainer[_intent_pb2.Intent]
     sync_id: str
-    def __init__(self, intents: _Optional[_Iterable[_Union[_intent_pb2.Intent, _Mapping]]] = ..., sync_id: _Optional[str] = ...) -> None: ...
+    endpoint_health: _containers.RepeatedCompositeFieldContainer[ServiceHealth]
+    def __init__(self, intents: _Optional[_Iterable[_Union[_intent_pb2.Intent, _Mapping]]] = ..., sync_id: _Optional[str] = ..., endpoint_health: _Optional[_Iterable[_Union[ServiceHealth, _Mapping]]] = ...) -> None: ...
 
 class SyncResponse(_message.Message):
     __slots__ = ("results", "pruned")
@@ -130,3 +136,37 @@ class GetStateResponse(_message.Message):
     last_sync_id: str
     details: _containers.ScalarMap[str, str]
     def __init__(self, intents: _Optional[_Iterable[_Union[AppliedIntent, _Mapping]]] = ..., last_sync_id: _Optional[str] = ..., details: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class EndpointState(_message.Message):
+    __slots__ = ("address", "port", "healthy")
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    PORT_FIELD_NUMBER: _ClassVar[int]
+    HEALTHY_FIELD_NUMBER: _ClassVar[int]
+    address: str
+    port: int
+    healthy: bool
+    def __init__(self, address: _Optional[str] = ..., port: _Optional[int] = ..., healthy: _Optional[bool] = ...) -> None: ...
+
+class ServiceHealth(_message.Message):
+    __slots__ = ("service", "endpoints", "revision")
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    service: str
+    endpoints: _containers.RepeatedCompositeFieldContainer[EndpointState]
+    revision: int
+    def __init__(self, service: _Optional[str] = ..., endpoints: _Optional[_Iterable[_Union[EndpointState, _Mapping]]] = ..., revision: _Optional[int] = ...) -> None: ...
+
+class SetEndpointHealthRequest(_message.Message):
+    __slots__ = ("services", "intents")
+    SERVICES_FIELD_NUMBER: _ClassVar[int]
+    INTENTS_FIELD_NUMBER: _ClassVar[int]
+    services: _containers.RepeatedCompositeFieldContainer[ServiceHealth]
+    intents: _containers.RepeatedCompositeFieldContainer[_intent_pb2.Intent]
+    def __init__(self, services: _Optional[_Iterable[_Union[ServiceHealth, _Mapping]]] = ..., intents: _Optional[_Iterable[_Union[_intent_pb2.Intent, _Mapping]]] = ...) -> None: ...
+
+class SetEndpointHealthResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[IntentResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[IntentResult, _Mapping]]] = ...) -> None: ...

@@ -61,6 +61,11 @@ class PluginServiceStub:
                 request_serializer=tc_dot_v1_dot_plugin__pb2.GetStateRequest.SerializeToString,
                 response_deserializer=tc_dot_v1_dot_plugin__pb2.GetStateResponse.FromString,
                 _registered_method=True)
+        self.SetEndpointHealth = channel.unary_unary(
+                '/tc.v1.PluginService/SetEndpointHealth',
+                request_serializer=tc_dot_v1_dot_plugin__pb2.SetEndpointHealthRequest.SerializeToString,
+                response_deserializer=tc_dot_v1_dot_plugin__pb2.SetEndpointHealthResponse.FromString,
+                _registered_method=True)
 
 
 class PluginServiceServicer:
@@ -103,6 +108,15 @@ class PluginServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetEndpointHealth(self, request, context):
+        """SetEndpointHealth tells the instance which endpoints of service intents the
+        controller's heartbeat monitor found healthy or unhealthy. Sent only to plugins that
+        declare `endpoint_health` in Describe; the same health also rides on Apply and Sync.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PluginServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -130,6 +144,11 @@ def add_PluginServiceServicer_to_server(servicer, server):
                     servicer.GetState,
                     request_deserializer=tc_dot_v1_dot_plugin__pb2.GetStateRequest.FromString,
                     response_serializer=tc_dot_v1_dot_plugin__pb2.GetStateResponse.SerializeToString,
+            ),
+            'SetEndpointHealth': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetEndpointHealth,
+                    request_deserializer=tc_dot_v1_dot_plugin__pb2.SetEndpointHealthRequest.FromString,
+                    response_serializer=tc_dot_v1_dot_plugin__pb2.SetEndpointHealthResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -269,6 +288,33 @@ class PluginService:
             '/tc.v1.PluginService/GetState',
             tc_dot_v1_dot_plugin__pb2.GetStateRequest.SerializeToString,
             tc_dot_v1_dot_plugin__pb2.GetStateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetEndpointHealth(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tc.v1.PluginService/SetEndpointHealth',
+            tc_dot_v1_dot_plugin__pb2.SetEndpointHealthRequest.SerializeToString,
+            tc_dot_v1_dot_plugin__pb2.SetEndpointHealthResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -45,6 +45,11 @@ class PluginServiceStub:
     """Sync hands over the full desired set: apply it and prune everything else."""
     GetState: _grpc.UnaryUnaryMultiCallable[_plugin_pb2.GetStateRequest, _plugin_pb2.GetStateResponse]
     """GetState reports what the instance holds."""
+    SetEndpointHealth: _grpc.UnaryUnaryMultiCallable[_plugin_pb2.SetEndpointHealthRequest, _plugin_pb2.SetEndpointHealthResponse]
+    """SetEndpointHealth tells the instance which endpoints of service intents the
+    controller's heartbeat monitor found healthy or unhealthy. Sent only to plugins that
+    declare `endpoint_health` in Describe; the same health also rides on Apply and Sync.
+    """
 
 @_typing.type_check_only
 class PluginServiceAsyncStub(PluginServiceStub):
@@ -63,6 +68,11 @@ class PluginServiceAsyncStub(PluginServiceStub):
     """Sync hands over the full desired set: apply it and prune everything else."""
     GetState: _aio.UnaryUnaryMultiCallable[_plugin_pb2.GetStateRequest, _plugin_pb2.GetStateResponse]  # type: ignore[assignment]
     """GetState reports what the instance holds."""
+    SetEndpointHealth: _aio.UnaryUnaryMultiCallable[_plugin_pb2.SetEndpointHealthRequest, _plugin_pb2.SetEndpointHealthResponse]  # type: ignore[assignment]
+    """SetEndpointHealth tells the instance which endpoints of service intents the
+    controller's heartbeat monitor found healthy or unhealthy. Sent only to plugins that
+    declare `endpoint_health` in Describe; the same health also rides on Apply and Sync.
+    """
 
 class PluginServiceServicer(metaclass=_abc_1.ABCMeta):
     """PluginService is served by every plugin process. Calls are batched: one call carries
@@ -108,5 +118,16 @@ class PluginServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_plugin_pb2.GetStateResponse, _abc.Awaitable[_plugin_pb2.GetStateResponse]]:
         """GetState reports what the instance holds."""
+
+    @_abc_1.abstractmethod
+    def SetEndpointHealth(
+        self,
+        request: _plugin_pb2.SetEndpointHealthRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_plugin_pb2.SetEndpointHealthResponse, _abc.Awaitable[_plugin_pb2.SetEndpointHealthResponse]]:
+        """SetEndpointHealth tells the instance which endpoints of service intents the
+        controller's heartbeat monitor found healthy or unhealthy. Sent only to plugins that
+        declare `endpoint_health` in Describe; the same health also rides on Apply and Sync.
+        """
 
 def add_PluginServiceServicer_to_server(servicer: PluginServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
