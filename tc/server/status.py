@@ -20,6 +20,7 @@ UNKNOWN = intent_pb2.CONDITION_STATUS_UNKNOWN
 ACCEPTED = "Accepted"
 PROGRAMMED = "Programmed"
 READY = "Ready"
+HEALTHY = "Healthy"
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +182,26 @@ def _all(values: Sequence[bool | None]) -> bool | None:
     if all(v is True for v in values):
         return True
     return None
+
+
+def healthy_condition(
+    healthy: int, unhealthy: int, unknown: int, generation: int
+) -> intent_pb2.Condition:
+    """Healthy for a service intent whose endpoints are checked: False while any endpoint
+    is unhealthy, True when every one is healthy, Unknown while some are not checked yet
+    (at start-up and after a restart)."""
+    total = healthy + unhealthy + unknown
+    if unhealthy:
+        message = (
+            f"{unhealthy} of {total} endpoints unhealthy ({healthy} healthy, {unknown} unknown)"
+        )
+        return _cond(HEALTHY, False, "EndpointsUnhealthy", message, generation)
+    if unknown:
+        message = f"{unknown} of {total} endpoints not checked yet ({healthy} healthy)"
+        return _cond(HEALTHY, None, "Checking", message, generation)
+    return _cond(
+        HEALTHY, True, "EndpointsHealthy", f"{healthy} of {total} endpoints healthy", generation
+    )
 
 
 def intent_status(

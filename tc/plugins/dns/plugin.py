@@ -39,6 +39,7 @@ from tc.plugins.sdk import (
     programmed,
     programmed_false,
 )
+from tc.plugins.sdk.endpoint_health import HealthBook
 from tc.plugins.sdk.render_groups import errors_text
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ class DnsPlugin(Plugin):
         self._held: dict[str, intent_pb2.Intent] = {}
         self._last_sync_id = ""
         self._last_plan: Plan | None = None
+        self._health = HealthBook()
         self._lock = asyncio.Lock()
 
     async def start(self) -> None:
@@ -86,6 +88,7 @@ class DnsPlugin(Plugin):
             kind="dns",
             intent_kinds=(plugin_pb2.INTENT_KIND_DNS, plugin_pb2.INTENT_KIND_SERVICE),
             fanout_mode=plugin_pb2.FANOUT_MODE_ANY,
+            endpoint_health=True,
         )
 
     # -- rendering ----------------------------------------------------------------------------
@@ -107,6 +110,7 @@ class DnsPlugin(Plugin):
                 model,
                 zones=self._settings.zones,
                 min_ttl=self._settings.min_ttl,
+                endpoint_health=self._health.of(pb.name),
                 affix=self._settings.ownership_affix,
             )
             if errors:
@@ -115,6 +119,20 @@ class DnsPlugin(Plugin):
             models[pb.name] = model
             wanted[pb.name] = records
         return models, wanted, problems
+
+    def note_endpoint_health(
+        self, services: Sequence[plugin_pb2.ServiceHealth], *, replace_all: bool
+    ) -> None:
+        self._health.note(services, replace_all=replace_all)
+
+    async def set_endpoint_health(
+        self, services: Sequence[plugin_pb2.ServiceHealth], intents: Sequence[intent_pb2.Intent]
+    ) -> list[plugin_pb2.IntentResult]:
+        """Applies `intents` again with the new health: a service with
+        `dns.withdraw_unhealthy` loses (or gets back) its endpoints' address records; for
+        the others the plan is empty and nothing is written."""
+        self.note_endpoint_health(services, replace_all=False)
+        return await self.apply(intents, [])
 
     # -- zones --------------------------------------------------------------------------------
 

@@ -97,7 +97,16 @@ def cluster(
     health = _health_check(spec.health_check, port)
     if health is not None:
         out.health_checks.append(health)
+        # Checked endpoints leave traffic when found unhealthy (by Envoy or the controller's
+        # heartbeats over EDS). Envoy's default panic threshold (50%) would send traffic
+        # back to dead endpoints once half are down; at 1% panic means "nothing healthy
+        # left", where trying every endpoint (fail open, as the dns plugin does) beats
+        # failing every request on what may be a false alarm.
+        out.common_lb_config.healthy_panic_threshold.value = PANIC_THRESHOLD_PERCENT
     return out
+
+
+PANIC_THRESHOLD_PERCENT = 1.0
 
 
 def _outlier_detection(

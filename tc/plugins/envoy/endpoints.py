@@ -28,6 +28,20 @@ def endpoint_port(endpoint: ir.Endpoint, port: ir.Port) -> int:
     return endpoint.port if endpoint.port is not None else port.target_port
 
 
+def eds_health(spec: ir.ServiceSpec, by_endpoint: Mapping[tuple[str, int], bool]) -> EndpointHealth:
+    """`by_endpoint` (keyed as ir.ServiceSpec.endpoint_key names endpoints: one health per
+    endpoint) spread over the (address, port) of every port the endpoint serves."""
+    out: dict[tuple[str, int], bool] = {}
+    if not by_endpoint:
+        return out
+    for endpoint in spec.endpoints:
+        healthy = by_endpoint.get(spec.endpoint_key(endpoint))
+        if healthy is not None:
+            for port in spec.ports:
+                out[(endpoint.address, endpoint_port(endpoint, port))] = healthy
+    return out
+
+
 def _health(
     address: str, number: int, health: EndpointHealth, drained: Drained
 ) -> health_check_pb2.HealthStatus.ValueType:

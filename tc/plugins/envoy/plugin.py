@@ -23,6 +23,7 @@ import grpc
 from tc import ir
 from tc._proto.tc.v1 import intent_pb2, plugin_pb2
 from tc.plugins.envoy.cache import EncodingMemo, InconsistentSnapshot, Snapshot, SnapshotCache
+from tc.plugins.envoy.endpoints import eds_health
 from tc.plugins.envoy.registry import ProxyRegistry
 from tc.plugins.envoy.render import ServiceParts, assemble, assemble_report, render_service
 from tc.plugins.envoy.server import XdsServer
@@ -35,6 +36,7 @@ from tc.plugins.sdk import (
     programmed,
     programmed_false,
 )
+from tc.plugins.sdk.endpoint_health import HealthBook
 from tc.plugins.sdk.render_groups import Known, RenderGroups, errors_text
 
 
@@ -62,6 +64,7 @@ class EnvoyPlugin(Plugin):
         self._conflicts: dict[str, list[str]] = {}
         self._held: dict[str, intent_pb2.Intent] = {}
         self._last_sync_id = ""
+        self._health = HealthBook()
         self._lock = asyncio.Lock()
 
     def add_services(self, server: grpc.aio.Server) -> list[str]:
@@ -77,6 +80,7 @@ class EnvoyPlugin(Plugin):
             kind="envoy",
             intent_kinds=(plugin_pb2.INTENT_KIND_SERVICE, plugin_pb2.INTENT_KIND_WORKLOAD),
             fanout_mode=plugin_pb2.FANOUT_MODE_BROADCAST,
+            endpoint_health=True,
         )
 
     # -- rendering ----------------------------------------------------------------------------
@@ -96,7 +100,8 @@ class EnvoyPlugin(Plugin):
         ):
             return False
         workloads = [w.model for w in group[1:] if w.model is not None]
-        self._parts[service] = render_service(known.model, workloads)
+        health = eds_health(known.model.spec, self._health.of(service))
+        self._parts[service] = render_service(known.model, workloads, endpoint_health=health)
         self._rendered_from[service] = group
         return True
 
@@ -238,6 +243,34 @@ class EnvoyPlugin(Plugin):
             self._last_sync_id = sync_id
             results = [self._result(pb, published) for pb in intents]
             return results, sorted(before - {pb.name for pb in intents})
+
+    def note_endpoint_health(
+        self, services: Sequence[plugin_pb2.ServiceHealth], *, replace_all: bool
+    ) -> None:
+        for service in self._health.note(services, replace_all=replace_all):
+            # Rendered with other health: the next render must not be skipped as unchanged.
+            self._rendered_from.pop(service, None)
+
+    async def set_endpoint_health(
+        self, services: Sequence[plugin_pb2.ServiceHealth], intents: Sequence[intent_pb2.Intent]
+    ) -> list[plugin_pb2.IntentResult]:
+        """Re-renders only the services whose health changed and, unless one of them lost a
+        part to another service, publishes only their load assignments: listeners, routes
+        and clusters stay as they are, so proxies get one EDS update and nothing warms."""
+        async with self._lock:
+            self.note_endpoint_health(services, replace_all=False)
+            changed = [s.service for s in services if self._render(s.service)]
+            if any(self._conflicts.get(name) for name in changed) or self._published:
+                self._publish()
+            elif changed and self.cache.snapshot is not None:
+                self.cache.update_load_assignments(
+                    {
+                        a.cluster_name: a
+                        for name in changed
+                        for a in self._parts[name].load_assignments
+                    }
+                )
+            return [programmed(pb, "endpoint health applied") for pb in intents]
 
     async def get_state(self) -> PluginState:
         async with self._lock:
