@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from tc._proto.tc.v1 import intent_pb2
+from envoy.config.core.v3 import health_check_pb2
+from envoy.config.endpoint.v3 import endpoint_pb2
+
+from tc._proto.tc.v1 import intent_pb2, plugin_pb2
 from tc.plugins.envoy.plugin import EnvoyPlugin
-from tc.plugins.envoy.resources import CLUSTER
+from tc.plugins.envoy.resources import CLUSTER, ENDPOINT, LISTENER, ROUTE
 
 
 def web(generation: int, port: int = 8080) -> intent_pb2.Intent:
@@ -70,3 +73,49 @@ async def test_a_service_that_loses_a_domain_is_not_reported_programmed() -> Non
     await plugin.remove([shop("alpha", [])], [])
     (again,) = await plugin.apply([shop("beta", ["shared.example.com"])], [])
     assert {c.type: c for c in again.conditions}["Programmed"].reason == "Programmed"
+
+
+def _health(revision: int, healthy: bool) -> plugin_pb2.ServiceHealth:
+    return plugin_pb2.ServiceHealth(
+        service="web",
+        revision=revision,
+        endpoints=[plugin_pb2.EndpointState(address="127.0.0.1", port=9001, healthy=healthy)],
+    )
+
+
+def _eds_status(plugin: EnvoyPlugin) -> int:
+    snapshot = plugin.cache.snapshot
+    assert snapshot is not None
+    cla = endpoint_pb2.ClusterLoadAssignment.FromString(
+        snapshot.of_type(ENDPOINT)["default/web:8080"].value
+    )
+    return int(cla.endpoints[0].lb_endpoints[0].health_status)
+
+
+async def test_endpoint_health_changes_only_the_load_assignment() -> None:
+    plugin = EnvoyPlugin({"ack_wait_seconds": 0}, "envoy-0")
+    await plugin.start()
+    await plugin.apply([web(1)], [])
+    before = plugin.cache.snapshot
+    assert before is not None and _eds_status(plugin) == health_check_pb2.UNKNOWN
+
+    await plugin.set_endpoint_health([_health(2, healthy=False)], [])
+    after = plugin.cache.snapshot
+    assert after is not None and _eds_status(plugin) == health_check_pb2.UNHEALTHY
+    for type_url in (CLUSTER, LISTENER, ROUTE):
+        assert after.version(type_url) == before.version(type_url), type_url
+    assert after.version(ENDPOINT) != before.version(ENDPOINT)
+
+    # An Apply built before that change arrives late with older health: it cannot undo it,
+    # and a later generation renders with the health the plugin holds.
+    plugin.note_endpoint_health([_health(1, healthy=True)], replace_all=False)
+    await plugin.apply([web(2)], [])
+    assert _eds_status(plugin) == health_check_pb2.UNHEALTHY
+
+    await plugin.set_endpoint_health([_health(3, healthy=True)], [])
+    assert _eds_status(plugin) == health_check_pb2.HEALTHY
+
+    # A Sync carries the whole set: a service it does not list has no known health.
+    plugin.note_endpoint_health([], replace_all=True)
+    await plugin.sync([web(2)], "s1")
+    assert _eds_status(plugin) == health_check_pb2.UNKNOWN
