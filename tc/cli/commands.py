@@ -92,6 +92,8 @@ def apply(args: argparse.Namespace) -> int:
 def get(args: argparse.Namespace) -> int:
     """`tcctl get intents [NAME...]`: a table, or the intents' protojson as YAML or JSON."""
     names: list[str] = args.names
+    if args.resource in ("microservices", "microservice"):
+        return _get_microservices(args, names)
     selector = parse_selector(args.selector) if args.selector else ""
     if names and selector:
         raise CliError("a name and a label selector (-l) cannot be used together", EXIT_USAGE)
@@ -124,6 +126,29 @@ def get(args: argparse.Namespace) -> int:
         data = output.intents_data(intents, single=len(names) == 1)
         sys.stdout.write(output.dump(data, args.output))
     return EXIT_REQUEST if failed else EXIT_OK
+
+
+def _get_microservices(args: argparse.Namespace, services: list[str]) -> int:
+    """`tcctl get microservices [SERVICE...]`: every checked endpoint and its health."""
+    if args.selector:
+        raise CliError("a label selector (-l) applies to intents, not micro-services", EXIT_USAGE)
+    found: list[lifecycle_pb2.Microservice] = []
+    with _client(args) as client:
+        for service in services or [""]:
+            response = client.call(
+                client.lifecycle.ListMicroservices,
+                lifecycle_pb2.ListMicroservicesRequest(service=service),
+                "microservices",
+            )
+            found.extend(response.microservices)
+    if args.output != "table":
+        data = [output.message_to_dict(m) for m in found]
+        sys.stdout.write(output.dump(data, args.output))
+    elif found:
+        sys.stdout.write(output.render(output.microservices_table(found, output.now_utc())))
+    else:
+        print("No checked micro-services found.", file=sys.stderr)
+    return EXIT_OK
 
 
 def list_intents(client: ControllerClient, selector: str) -> list[intent_pb2.Intent]:

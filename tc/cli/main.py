@@ -256,9 +256,14 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     )
     apply.set_defaults(handler=commands.apply)
 
-    get = sub.add_parser("get", parents=[client], help="show intents")
-    get.add_argument("resource", choices=("intents", "intent"))
-    get.add_argument("names", nargs="*", metavar="NAME", help="only these intents")
+    get = sub.add_parser("get", parents=[client], help="show intents or checked micro-services")
+    get.add_argument("resource", choices=("intents", "intent", "microservices", "microservice"))
+    get.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help="only these intents (microservices: only the endpoints of these service intents)",
+    )
     _output_option(get)
     get.add_argument(
         "-l",

@@ -108,6 +108,38 @@ def intents_table(intents: Iterable[intent_pb2.Intent], now: datetime) -> Table:
     return table
 
 
+_HEALTH_WORDS = {
+    lifecycle_pb2.ENDPOINT_HEALTH_HEALTHY: "Healthy",
+    lifecycle_pb2.ENDPOINT_HEALTH_UNHEALTHY: "Unhealthy",
+    lifecycle_pb2.ENDPOINT_HEALTH_UNKNOWN: "Unknown",
+}
+
+
+def microservices_table(found: Iterable[lifecycle_pb2.Microservice], now: datetime) -> Table:
+    table = plain_table(
+        "SERVICE", "ENDPOINT", "HEALTH", "LAST PROBE", "LATENCY", "FAILURES", "SINCE", "ERROR"
+    )
+    for m in found:
+        host = f"[{m.address}]" if ":" in m.address else m.address
+        probed = f"{age(m.last_probe_time, now)} ago" if m.HasField("last_probe_time") else _NONE
+        latency = (
+            f"{m.last_latency.ToNanoseconds() / 1e6:.1f}ms" if m.HasField("last_latency") else _NONE
+        )
+        since = age(m.last_transition_time, now) if m.HasField("last_transition_time") else _NONE
+        cells = (
+            m.service,
+            f"{host}:{m.port}",
+            _HEALTH_WORDS.get(m.health, "Unknown"),
+            probed,
+            latency,
+            str(m.consecutive_failures),
+            since,
+            shorten(m.last_error),
+        )
+        table.add_row(*(Text(cell) for cell in cells))
+    return table
+
+
 def readiness(intent: intent_pb2.Intent) -> tuple[str, str]:
     """(READY, MESSAGE) from the intent's summary Ready condition."""
     condition = next((c for c in intent.status.conditions if c.type == "Ready"), None)

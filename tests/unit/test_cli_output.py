@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 from rich.console import Console
 
@@ -73,6 +74,40 @@ def test_intents_table_columns_and_readiness() -> None:
         "web     service   2            True      5m",
         "names   dns       1            False     5m    PluginFailed: dns: refused",
         "new     service   1            Unknown   5m    NotReconciled: no Ready condition yet",
+    ]
+
+
+def test_microservices_table() -> None:
+    down = lifecycle_pb2.Microservice(
+        service="shop",
+        address="10.0.0.2",
+        port=8080,
+        health=lifecycle_pb2.ENDPOINT_HEALTH_UNHEALTHY,
+        last_probe_time=stamp(timedelta(seconds=3)),
+        last_latency=Duration(nanos=1_500_000),
+        consecutive_failures=4,
+        last_transition_time=stamp(timedelta(minutes=2)),
+        last_error="connection refused",
+    )
+    new = lifecycle_pb2.Microservice(
+        service="shop", address="fd00::1", port=8080, health=lifecycle_pb2.ENDPOINT_HEALTH_UNKNOWN
+    )
+    text = output.render(output.microservices_table([down, new], NOW))
+    assert lines(text) == [
+        ["SERVICE", "ENDPOINT", "HEALTH", "LAST", "PROBE", "LATENCY", "FAILURES", "SINCE", "ERROR"],
+        [
+            "shop",
+            "10.0.0.2:8080",
+            "Unhealthy",
+            "3s",
+            "ago",
+            "1.5ms",
+            "4",
+            "2m",
+            "connection",
+            "refused",
+        ],
+        ["shop", "[fd00::1]:8080", "Unknown", "-", "-", "0", "-"],
     ]
 
 
