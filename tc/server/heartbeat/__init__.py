@@ -1,0 +1,1 @@
+"""Heartbeats: checks micro-service endpoints and takes dead ones out of traffic."""
