@@ -22,17 +22,21 @@ from typing import Any
 from google.protobuf.timestamp_pb2 import Timestamp
 
 import tc
-from tc import serving
+from tc import convert, ir, serving
 from tc._proto.tc.v1 import intent_pb2, intent_pb2_grpc, lifecycle_pb2, lifecycle_pb2_grpc
-from tc.server import auth
+from tc.server import auth, records, status
 from tc.server.events import EventBus
+from tc.server.heartbeat.fanout import HealthFanout, service_health
+from tc.server.heartbeat.monitor import HeartbeatMonitor, Transition
+from tc.server.heartbeat.probes import Prober
+from tc.server.heartbeat.state import Health
 from tc.server.intent_service import IntentService
 from tc.server.lifecycle_service import LifecycleService
 from tc.server.orchestrator import Orchestrator, orchestrator_status
 from tc.server.plugin_config import PluginConfig
 from tc.server.reconciler import Reconciler
 from tc.server.settings import ControllerSettings
-from tc.server.store import SqliteStore, Store
+from tc.server.store import IntentRecord, SqliteStore, Store
 from tc.server.supervisor import Instance, PluginGroup, Supervisor
 
 log = logging.getLogger("tc.controller")
@@ -61,6 +65,25 @@ class Controller:
             on_event=self._on_supervisor_event,
         )
         self.reconciler = Reconciler(settings, self.store, self.supervisor, self.events)
+        self.prober = Prober()
+        self.heartbeats = HeartbeatMonitor(
+            self.prober,
+            self._on_transition,
+            max_in_flight=settings.heartbeat_max_in_flight,
+        )
+        self.health_fanout = HealthFanout(
+            self.heartbeats,
+            self.supervisor,
+            self.reconciler,
+            self.events,
+            call_timeout=settings.plugin_call_timeout_seconds,
+            retry_base=settings.retry_base_seconds,
+            retry_max=settings.retry_max_seconds,
+        )
+        self.reconciler.endpoint_health = lambda names: service_health(self.heartbeats, names)
+        self.reconciler.healthy_condition = self._healthy_condition
+        self.reconciler.on_service = self._on_service
+        self.reconciler.health_stale = self.health_fanout.changed
         self.orchestrator = Orchestrator(
             settings.orchestrator, events=self.events, grpc_address=settings.grpc_address
         )
@@ -86,6 +109,28 @@ class Controller:
     def _on_supervisor_event(self, kind: str, subject: str, message: str) -> None:
         self.events.publish(kind, subject, message)
         self._health_dirty.set()
+
+    def _on_transition(self, transition: Transition) -> None:
+        self.health_fanout.on_transition(transition)
+
+    def _on_service(self, name: str, record: IntentRecord | None) -> None:
+        """The reconciler's mirror saw service intent `name` change: check what it lists."""
+        model = None
+        if record is not None:
+            try:
+                model = convert.intent_from_proto(records.for_plugin(record))
+            except ir.InvalidIntentError as exc:  # stored intents were valid when stored
+                log.warning("not checking %s: %s", name, exc, extra={"intent": name})
+        if self.heartbeats.set_service(name, model):
+            self.health_fanout.changed(name)
+
+    def _healthy_condition(self, name: str, generation: int) -> intent_pb2.Condition | None:
+        counts = self.heartbeats.counts(name)
+        if counts is None:
+            return None
+        return status.healthy_condition(
+            counts[Health.HEALTHY], counts[Health.UNHEALTHY], counts[Health.UNKNOWN], generation
+        )
 
     def all_plugins_ready(self) -> bool:
         return all(g.ready_instances() for g in self.supervisor.groups)
@@ -191,6 +236,7 @@ class Controller:
                 store=self.store,
                 orchestrator_status=lambda: orchestrator_status(self.orchestrator.status()),
                 drain=self.drain,
+                heartbeats=self.heartbeats,
             ),
             server,
         )
@@ -205,6 +251,8 @@ class Controller:
         # blocks serving (registration retries in the background).
         await self.orchestrator.start(self.address)
         await self.reconciler.start()
+        await self.heartbeats.start()
+        await self.health_fanout.start()
         await self.supervisor.start()
         self._health_dirty.set()
         log.info(
@@ -227,6 +275,9 @@ class Controller:
         if self._server is not None:
             await self._server.stop(grace)
         await self.reconciler.stop(grace)
+        await self.health_fanout.stop()
+        await self.heartbeats.stop()
+        await self.prober.close()
         if self._health_task is not None:
             self._health_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

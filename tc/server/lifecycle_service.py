@@ -1,8 +1,9 @@
 """tc.v1.LifecycleService: the controller's status, plugin instances and events.
 
 GetStatus, RestartPluginInstance, Drain, WatchEvents and the probes Healthz and Readyz are
-served here; Heartbeat and ListMicroservices come with the heartbeat monitor and answer
-UNIMPLEMENTED until then, which a client can tell apart from a failure.
+served here, and Heartbeat and ListMicroservices are the heartbeat monitor's
+(tc.server.heartbeat): a push for an endpoint the monitor does not check is NOT_FOUND
+naming it, so a micro-service with a wrong address or port learns so at once.
 
 Drain hands over to the controller (Controller.drain), which owns the draining flag that
 the intent service and health follow; this module only turns the request's timeout into a
@@ -19,11 +20,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
 import grpc
+from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from tc._proto.tc.v1 import lifecycle_pb2, lifecycle_pb2_grpc
 from tc.server.errors import RequestError, invalid, mapped
 from tc.server.events import EventBus
+from tc.server.heartbeat.monitor import HeartbeatMonitor, UnknownEndpoint
+from tc.server.heartbeat.state import EndpointState, Health
+from tc.server.heartbeat.targets import Target
 from tc.server.store import Store, StoreError
 from tc.server.supervisor import Instance, InstanceState, PluginGroup, Supervisor
 
@@ -85,6 +90,48 @@ def _group_status(group: PluginGroup) -> lifecycle_pb2.PluginKindStatus:
     )
 
 
+MAX_HEARTBEAT_TTL_SECONDS = 3600.0
+
+_HEALTH = {
+    Health.UNKNOWN: lifecycle_pb2.ENDPOINT_HEALTH_UNKNOWN,
+    Health.HEALTHY: lifecycle_pb2.ENDPOINT_HEALTH_HEALTHY,
+    Health.UNHEALTHY: lifecycle_pb2.ENDPOINT_HEALTH_UNHEALTHY,
+}
+
+
+def _heartbeat_ttl(request: lifecycle_pb2.HeartbeatRequest) -> float | None:
+    if not request.HasField("ttl"):
+        return None
+    ttl = request.ttl.seconds + request.ttl.nanos / 1e9
+    if request.ttl.nanos < 0 or not 0 < ttl <= MAX_HEARTBEAT_TTL_SECONDS:
+        raise invalid("ttl", f"must be more than 0 and at most {MAX_HEARTBEAT_TTL_SECONDS:.0f}s")
+    return ttl
+
+
+def _duration(seconds: float | None) -> Duration | None:
+    if seconds is None:
+        return None
+    out = Duration()
+    out.FromNanoseconds(int(seconds * 1e9))
+    return out
+
+
+def _microservice(target: Target, state: EndpointState) -> lifecycle_pb2.Microservice:
+    return lifecycle_pb2.Microservice(
+        service=target.service,
+        address=target.address,
+        port=target.port,
+        health=_HEALTH[state.health],
+        last_probe_time=_timestamp(state.last_probe_time) if state.last_probe_time else None,
+        last_latency=_duration(state.last_latency),
+        consecutive_failures=state.consecutive_failures,
+        last_transition_time=(
+            _timestamp(state.last_transition_time) if state.last_transition_time else None
+        ),
+        last_error=state.last_error,
+    )
+
+
 def _unimplemented(message: str) -> RequestError:
     """An RPC whose behaviour comes with a later issue: a client can tell it from a failure."""
     return RequestError(grpc.StatusCode.UNIMPLEMENTED, message)
@@ -100,7 +147,9 @@ class LifecycleService(lifecycle_pb2_grpc.LifecycleServiceServicer):
         store: Store,
         orchestrator_status: Callable[[], lifecycle_pb2.OrchestratorStatus] | None = None,
         drain: DrainFn | None = None,
+        heartbeats: HeartbeatMonitor | None = None,
     ) -> None:
+        self._heartbeats = heartbeats
         self._supervisor = supervisor
         self._events = events
         self._controller_status = controller_status
@@ -167,13 +216,33 @@ class LifecycleService(lifecycle_pb2_grpc.LifecycleServiceServicer):
     async def Heartbeat(
         self, request: lifecycle_pb2.HeartbeatRequest, context: Context
     ) -> lifecycle_pb2.HeartbeatResponse:
-        raise _unimplemented("Heartbeat comes with the heartbeat monitor")
+        if self._heartbeats is None:
+            raise _unimplemented("this server runs no heartbeat monitor")
+        ttl = _heartbeat_ttl(request)
+        if not request.service:
+            raise invalid("service", "required: the service intent name")
+        if not request.address:
+            raise invalid("address", "required: the endpoint's address as in the service intent")
+        if not 1 <= request.port <= 65535:
+            raise invalid("port", "must be 1..65535: the endpoint's port as in the service intent")
+        try:
+            self._heartbeats.push(request.service, request.address, request.port, ttl)
+        except UnknownEndpoint as exc:
+            raise RequestError(grpc.StatusCode.NOT_FOUND, str(exc)) from exc
+        return lifecycle_pb2.HeartbeatResponse()
 
     @mapped
     async def ListMicroservices(
         self, request: lifecycle_pb2.ListMicroservicesRequest, context: Context
     ) -> lifecycle_pb2.ListMicroservicesResponse:
-        raise _unimplemented("ListMicroservices comes with the heartbeat monitor")
+        if self._heartbeats is None:
+            raise _unimplemented("this server runs no heartbeat monitor")
+        return lifecycle_pb2.ListMicroservicesResponse(
+            microservices=[
+                _microservice(target, state)
+                for target, state in self._heartbeats.endpoints(request.service)
+            ]
+        )
 
     @mapped
     async def Drain(

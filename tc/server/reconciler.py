@@ -17,7 +17,7 @@ import itertools
 import logging
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 import grpc
@@ -84,6 +84,16 @@ class Reconciler:
         self._mirrored = asyncio.Event()
         self._round_robin = itertools.count()
         self._workers_running = False
+        # Heartbeats (wired by the app): the endpoint health that rides on Apply and Sync,
+        # the Healthy condition of a service intent, and who follows service intents.
+        self.endpoint_health: Callable[[Iterable[str]], list[plugin_pb2.ServiceHealth]] = (
+            lambda names: []
+        )
+        self.healthy_condition: Callable[[str, int], intent_pb2.Condition | None] = (
+            lambda name, generation: None
+        )
+        self.on_service: Callable[[str, IntentRecord | None], None] = lambda name, record: None
+        self.health_stale: Callable[[str], None] = lambda name: None
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -117,6 +127,10 @@ class Reconciler:
     def intent_count(self) -> int:
         return len(self._records)
 
+    def record(self, name: str) -> IntentRecord | None:
+        """The mirrored record of `name` (None when not stored)."""
+        return self._records.get(name)
+
     def pending_count(self) -> int:
         return sum(
             1
@@ -134,6 +148,7 @@ class Reconciler:
         for record in listed:
             self._records[record.name] = record
             self._index(record, record.name)
+            self._follow_service(record)
             self.queue.add(record.name)
         self._mirrored.set()
         log.info("mirrored %d intents from the store (revision %d)", len(listed), start_revision)
@@ -162,8 +177,9 @@ class Reconciler:
         if old is not None and old.revision > record.revision:
             return
         self._records[record.name] = record
-        if old is None or old.spec != record.spec:
+        if old is None or old.spec != record.spec or old.deleting != record.deleting:
             self._index(record, record.name)
+            self._follow_service(record)
         if (
             old is None
             or old.uid != record.uid
@@ -177,7 +193,14 @@ class Reconciler:
             self.queue.forget(record.name)
             self.queue.add(record.name)
 
+    def _follow_service(self, record: IntentRecord) -> None:
+        if record.kind == "service":
+            self.on_service(record.name, None if record.deleting else record)
+
     def _forget(self, name: str) -> None:
+        record = self._records.get(name)
+        if record is not None and record.kind == "service":
+            self.on_service(name, None)
         self._index(None, name)
         self._records.pop(name, None)
         self._broadcast.pop(name, None)
@@ -299,6 +322,7 @@ class Reconciler:
         refs: list[intent_pb2.Intent],
         *,
         remove: bool,
+        health: Sequence[plugin_pb2.ServiceHealth] = (),
     ) -> list[status.Outcome]:
         stub = instance.stub
         timeout = self._settings.plugin_call_timeout_seconds
@@ -312,7 +336,10 @@ class Reconciler:
                 results = rm.results
             else:
                 ap = await stub.Apply(
-                    plugin_pb2.ApplyRequest(intents=intents, references=refs), timeout=timeout
+                    plugin_pb2.ApplyRequest(
+                        intents=intents, references=refs, endpoint_health=health
+                    ),
+                    timeout=timeout,
                 )
                 results = ap.results
             if len(results) != len(intents):
@@ -339,13 +366,18 @@ class Reconciler:
         refs = self._references(batch)
         ready = group.ready_instances()
         assert group.info is not None
+        health = (
+            self.endpoint_health([*(i.name for i in intents), *(r.name for r in refs)])
+            if group.info.endpoint_health and not remove
+            else []
+        )
         not_removed = {r.name for r in batch}
         if group.info.fanout_mode == ANY:
             start = next(self._round_robin)
             order = [ready[(start + i) % len(ready)] for i in range(len(ready))]
             for instance in order:
                 incarnation = instance.incarnation
-                outcomes = await self._call(instance, intents, refs, remove=remove)
+                outcomes = await self._call(instance, intents, refs, remove=remove, health=health)
                 if all(o.reason == "PluginUnavailable" for o in outcomes):
                     continue  # fail over to the next ready instance
                 if instance.incarnation != incarnation:
@@ -370,7 +402,7 @@ class Reconciler:
         # BROADCAST
         incarnations = [i.incarnation for i in ready]
         answers = await asyncio.gather(
-            *(self._call(i, intents, refs, remove=remove) for i in ready)
+            *(self._call(i, intents, refs, remove=remove, health=health) for i in ready)
         )
         removed_by = {r.name: 0 for r in batch}
         for instance, incarnation, outcomes in zip(ready, incarnations, answers, strict=True):
@@ -439,7 +471,15 @@ class Reconciler:
                 self.queue.retry(record.name)
         await self._write_statuses([r for r in batch if not (r.deleting and r.name in removed)])
 
-    async def _write_statuses(self, batch: Iterable[IntentRecord]) -> None:
+    async def write_health_statuses(self, names: Iterable[str]) -> None:
+        """Writes the statuses of `names` again for their Healthy condition, leaving the
+        work queue alone (nothing needs applying)."""
+        batch = [r for n in names if (r := self._records.get(n)) is not None]
+        await self._write_statuses(batch, schedule=False)
+
+    async def _write_statuses(
+        self, batch: Iterable[IntentRecord], *, schedule: bool = True
+    ) -> None:
         now = Timestamp()
         now.GetCurrentTime()
         updates: list[tuple[str, str, bytes]] = []
@@ -451,6 +491,9 @@ class Reconciler:
             new = status.intent_status(
                 current.generation, views, kind=current.kind, deleting=current.deleting
             )
+            healthy = self.healthy_condition(current.name, current.generation)
+            if healthy is not None and not current.deleting:
+                new.conditions.append(healthy)
             old = records.status_of(current)
             status.carry_transition_times(new, old, now)
             encoded = new.SerializeToString(deterministic=True)
@@ -462,7 +505,7 @@ class Reconciler:
                     self._events.publish(
                         "intent.ready", current.name, f"generation {current.generation} ready"
                     )
-            if not current.deleting:
+            if schedule and not current.deleting:
                 if status.needs_retry(views):
                     self.queue.retry(current.name)
                 else:
@@ -525,8 +568,14 @@ class Reconciler:
         if stub is None:
             raise ConnectionError("instance has no connection")
         started = time.monotonic()
+        wants_health = group.info is not None and group.info.endpoint_health
+        health = self.endpoint_health(r.name for r in live) if wants_health else []
         response = await stub.Sync(
-            plugin_pb2.SyncRequest(intents=[records.for_plugin(r) for r in live], sync_id=sync_id),
+            plugin_pb2.SyncRequest(
+                intents=[records.for_plugin(r) for r in live],
+                sync_id=sync_id,
+                endpoint_health=health,
+            ),
             timeout=max(self._settings.plugin_call_timeout_seconds, 60.0),
         )
         if instance.incarnation != incarnation:
@@ -556,6 +605,12 @@ class Reconciler:
             (time.monotonic() - started) * 1000,
             extra={"plugin": group.name, "instance": instance.id},
         )
+        if wants_health:
+            # Health that changed while the Sync was in flight reached only ready instances.
+            sent = {h.service: h.revision for h in health}
+            for now in self.endpoint_health(r.name for r in live):
+                if sent.get(now.service) != now.revision:
+                    self.health_stale(now.service)
         # Catch up: whatever changed while the Sync was in flight goes through the queue,
         # which now counts this instance as ready; what was dropped meanwhile is removed here.
         dropped = [r for n, r in snapshot.items() if n not in self._records]

@@ -31,6 +31,9 @@ class ControllerSettings(BaseModel):
     restart_max_seconds: float = Field(default=30.0, gt=0)
     crash_loop_restarts: int = Field(default=5, ge=1)
     crash_loop_window_seconds: float = Field(default=60.0, gt=0)
+    # Heartbeats: probes in flight at once (10,000 endpoints at 10 s need ~1,000/s, each
+    # in flight for its latency, so a few hundred slots is ample; more only on slow links).
+    heartbeat_max_in_flight: int = Field(default=512, ge=1, le=100_000)
     # Process
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     store_synchronous: str = Field(default="FULL", pattern="^(FULL|NORMAL)$")

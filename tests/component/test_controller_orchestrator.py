@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tc._proto.tc.v1 import lifecycle_pb2
+from tc._proto.tc.v1 import intent_pb2, lifecycle_pb2
 from tc.server.orchestrator import OrchestratorSettings
 from tests.component.conftest import start_controller
+from tests.component.test_heartbeats import closed_port, service
 from tests.doubles.orchestrator import OrchestratorDouble
 from tests.support import wait_until
 
@@ -71,3 +72,22 @@ async def test_registers_announces_ready_and_updates_after_a_restart(
     finally:
         await again.channel.close()
         await again.controller.stop()
+
+
+async def test_a_dead_micro_service_is_a_cloud_event(
+    tmp_path: Path, double: OrchestratorDouble
+) -> None:
+    r = await start_controller(tmp_path, orchestrator=settings(double))
+    try:
+        dead = closed_port()
+        await r.intents.ApplyIntent(intent_pb2.ApplyIntentRequest(intent=service("shop", [dead])))
+        await wait_until(
+            lambda: bool(double.received("dev.traffic-controller.microservice.down")),
+            what="microservice.down CloudEvent",
+        )
+        (event,) = double.received("dev.traffic-controller.microservice.down")
+        assert event["subject"] == "shop"
+        assert f"127.0.0.1:{dead}" in str(event["data"])
+    finally:
+        await r.channel.close()
+        await r.controller.stop()

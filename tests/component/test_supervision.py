@@ -134,10 +134,3 @@ async def test_a_broken_plugin_does_not_stall_the_others(tmp_path: Path) -> None
     finally:
         await r.channel.close()
         await r.controller.stop()
-
-
-async def test_rpcs_of_later_issues_say_unimplemented(running: Running) -> None:
-    # Their behaviour comes with the heartbeat issue; the API shape is already here.
-    with pytest.raises(grpc.aio.AioRpcError) as info:
-        await running.lifecycle.ListMicroservices(lifecycle_pb2.ListMicroservicesRequest())
-    assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from google.protobuf.duration_pb2 import Duration
 
 from tc._proto.tc.v1 import intent_pb2, lifecycle_pb2
 from tests.bind import BindServer
@@ -250,3 +252,53 @@ async def test_sync_prunes_what_we_own_that_no_intent_wants_and_nothing_else(
 
 async def _holds(bind: BindServer, host: str, values: set[str]) -> bool:
     return bind.values(f"{host}.example.com") == values
+
+
+async def test_an_unhealthy_endpoint_is_withdrawn_and_restored(
+    tmp_path: Path, bind: BindServer
+) -> None:
+    """A service asking for `withdraw_unhealthy`: the heartbeat monitor finds one endpoint
+    dead, BIND stops answering its address, and answers it again once it is back."""
+    alive = socket.socket()
+    alive.bind(("127.0.0.1", 0))
+    alive.listen()
+    port = alive.getsockname()[1]
+    intent = intent_pb2.Intent(
+        name="stock",
+        service=intent_pb2.ServiceSpec(
+            hosts=["stock.example.com"],
+            ports=[intent_pb2.Port(number=80, protocol=intent_pb2.PROTOCOL_HTTP)],
+            endpoints=[
+                intent_pb2.Endpoint(address="127.0.0.1", port=port),
+                # Nothing listens on 127.0.0.2 yet: connections are refused.
+                intent_pb2.Endpoint(address="127.0.0.2", port=port),
+            ],
+            health_check=intent_pb2.HealthCheck(
+                type=intent_pb2.HEALTH_CHECK_TYPE_TCP,
+                interval=Duration(nanos=200_000_000),
+                timeout=Duration(nanos=100_000_000),
+                unhealthy_threshold=2,
+                healthy_threshold=2,
+            ),
+            dns=intent_pb2.ServiceDns(zone=ZONE, ttl=30, withdraw_unhealthy=True),
+        ),
+    )
+    try:
+        async with controller(tmp_path, sink(bind)) as r:
+            await apply(r, intent)
+            await wait_until(
+                lambda: _holds(bind, "stock", {"127.0.0.1"}), timeout=20, what="127.0.0.2 withdrawn"
+            )
+            back = socket.socket()
+            back.bind(("127.0.0.2", port))
+            back.listen()
+            try:
+                await wait_until(
+                    lambda: _holds(bind, "stock", {"127.0.0.1", "127.0.0.2"}),
+                    timeout=20,
+                    what="127.0.0.2 restored",
+                )
+            finally:
+                back.close()
+    finally:
+        alive.close()
