@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -209,6 +209,40 @@ async def test_errors_are_status_json(rest: Rest) -> None:
     too_big["labels"] = {"padding": "x" * LIMIT}
     over = await client.post(f"{url}/v1/intents", json=too_big)
     _status(over, 413, 8)
+
+
+async def test_heartbeats_and_microservices_over_rest(rest: Rest) -> None:
+    client, url = rest.client, rest.url
+    checked = web("shop")
+    # Loopback only: the controller really probes it (nothing listens; the push vouches).
+    checked["service"]["endpoints"] = [{"address": "127.0.0.1", "port": free_port()}]
+    checked["service"]["health_check"] = {"type": "HEALTH_CHECK_TYPE_TCP", "interval": "5s"}
+    assert (await client.post(f"{url}/v1/intents", json=checked)).status_code == 200
+    endpoint = checked["service"]["endpoints"][0]
+
+    async def listed() -> list[dict[str, Any]]:
+        got = await client.get(f"{url}/v1/microservices", params={"service": "shop"})
+        assert got.status_code == 200, got.text
+        found: list[dict[str, Any]] = got.json()["microservices"]
+        return found
+
+    await wait_until(lambda: _nonempty(listed()), what="shop's endpoint checked")
+    (entry,) = await listed()
+    assert (entry["address"], entry["port"]) == (endpoint["address"], endpoint["port"])
+    beat = {"service": "shop", "address": endpoint["address"], "port": endpoint["port"]}
+    pushed = await client.post(f"{url}/v1/heartbeats", json={**beat, "ttl": "30s"})
+    assert pushed.status_code == 200, pushed.text
+    (entry,) = await listed()
+    assert entry["health"] == "ENDPOINT_HEALTH_HEALTHY"
+
+    unknown = await client.post(f"{url}/v1/heartbeats", json={**beat, "port": 1})
+    assert f"{endpoint['address']}:1" in _status(unknown, 404, 5)["message"]
+    no_service = await client.post(f"{url}/v1/heartbeats", json={**beat, "service": ""})
+    assert "service" in _status(no_service, 400, 3)["message"]
+
+
+async def _nonempty(found: Awaitable[list[dict[str, Any]]]) -> bool:
+    return bool(await found)
 
 
 async def test_readyz_is_503_naming_the_plugin_without_ready_instances(tmp_path: Path) -> None:
