@@ -54,6 +54,17 @@ async def test_quickstart(controller: ControllerProcess, tmp_path: Path) -> None
     assert status.returncode == 0
     assert "recorder-0" in status.stdout and "recorder-1" in status.stdout
 
+    # shop.yaml's endpoints are checked (over HTTP, on local ports nothing listens on here).
+    checked = await tcctl("get", "microservices", "shop", *server)
+    assert checked.returncode == 0, checked.stderr
+    header, *rows = checked.stdout.splitlines()
+    assert header.split()[:3] == ["SERVICE", "ENDPOINT", "HEALTH"]
+    assert sorted(row.split()[1] for row in rows) == [
+        "127.0.0.1:9001",
+        "127.0.0.1:9002",
+        "127.0.0.1:9003",
+    ]
+
     deleted = await tcctl("delete", "intent", "shop-canary", "--wait", *server)
     assert deleted.returncode == 0, deleted.stderr
     assert deleted.stdout.strip() == "intent/shop-canary deleted"
