@@ -179,7 +179,10 @@ class HeartbeatMonitor:
             raise UnknownEndpoint(f"service {service!r} has no checked endpoints")
         watched = by_key.get((address, port))
         if watched is None:
-            known = ", ".join(f"{a}:{p}" for a, p in sorted(by_key)) or "none"
+            listed = [f"{a}:{p}" for a, p in sorted(by_key)]
+            known = ", ".join(listed[:5]) + (
+                f", ... ({len(listed)} in all)" if len(listed) > 5 else ""
+            )
             raise UnknownEndpoint(
                 f"service {service!r} has no checked endpoint {address}:{port} (it has {known})"
             )
