@@ -135,12 +135,17 @@ def _get_microservices(args: argparse.Namespace, services: list[str]) -> int:
     found: list[lifecycle_pb2.Microservice] = []
     with _client(args) as client:
         for service in services or [""]:
-            response = client.call(
-                client.lifecycle.ListMicroservices,
-                lifecycle_pb2.ListMicroservicesRequest(service=service),
-                "microservices",
-            )
-            found.extend(response.microservices)
+            token = ""
+            while True:
+                response = client.call(
+                    client.lifecycle.ListMicroservices,
+                    lifecycle_pb2.ListMicroservicesRequest(service=service, page_token=token),
+                    "microservices",
+                )
+                found.extend(response.microservices)
+                token = response.next_page_token
+                if not token:
+                    break
     if args.output != "table":
         data = [output.message_to_dict(m) for m in found]
         sys.stdout.write(output.dump(data, args.output))

@@ -29,6 +29,7 @@ from tc.server.events import EventBus
 from tc.server.heartbeat.monitor import HeartbeatMonitor, UnknownEndpoint
 from tc.server.heartbeat.state import EndpointState, Health
 from tc.server.heartbeat.targets import Target
+from tc.server.intent_service import decode_page_token, encode_page_token
 from tc.server.store import Store, StoreError
 from tc.server.supervisor import Instance, InstanceState, PluginGroup, Supervisor
 
@@ -91,6 +92,20 @@ def _group_status(group: PluginGroup) -> lifecycle_pb2.PluginKindStatus:
 
 
 MAX_HEARTBEAT_TTL_SECONDS = 3600.0
+DEFAULT_MICROSERVICES_PAGE = 1000
+MAX_MICROSERVICES_PAGE = 5000
+
+
+def _endpoint_after(token: str) -> tuple[str, str, int]:
+    """The (service, address, port) a page token says the previous page ended with."""
+    if not token:
+        return ("", "", -1)
+    service, _, rest = decode_page_token(token).partition("\n")
+    address, _, port = rest.partition("\n")
+    if not port.isdigit():
+        raise invalid("page_token", "is not a token from a previous response")
+    return (service, address, int(port))
+
 
 _HEALTH = {
     Health.UNKNOWN: lifecycle_pb2.ENDPOINT_HEALTH_UNKNOWN,
@@ -237,11 +252,18 @@ class LifecycleService(lifecycle_pb2_grpc.LifecycleServiceServicer):
     ) -> lifecycle_pb2.ListMicroservicesResponse:
         if self._heartbeats is None:
             raise _unimplemented("this server runs no heartbeat monitor")
+        if not 0 <= request.page_size <= MAX_MICROSERVICES_PAGE:
+            raise invalid("page_size", f"must be 0..{MAX_MICROSERVICES_PAGE}")
+        size = request.page_size or DEFAULT_MICROSERVICES_PAGE
+        after = _endpoint_after(request.page_token)
+        listed = self._heartbeats.endpoints(request.service)
+        found = [(t, s) for t, s in listed if (t.service, t.address, t.port) > after]
+        page, more = found[:size], len(found) > size
+        last = page[-1][0] if page else None
+        token = f"{last.service}\n{last.address}\n{last.port}" if more and last else ""
         return lifecycle_pb2.ListMicroservicesResponse(
-            microservices=[
-                _microservice(target, state)
-                for target, state in self._heartbeats.endpoints(request.service)
-            ]
+            microservices=[_microservice(target, state) for target, state in page],
+            next_page_token=encode_page_token(token) if token else "",
         )
 
     @mapped

@@ -261,3 +261,31 @@ async def test_after_a_restart_endpoints_start_unknown(tmp_path: Path) -> None:
     finally:
         await r.channel.close()
         await r.controller.stop()
+
+
+async def test_microservices_come_a_page_at_a_time(running: Running) -> None:
+    ports = [closed_port() for _ in range(3)]
+    for name in ("a-svc", "b-svc"):
+        await running.intents.ApplyIntent(
+            intent_pb2.ApplyIntentRequest(intent=service(name, ports, interval=30))
+        )
+    await wait_until(
+        lambda: running.controller.heartbeats.counts("b-svc") is not None, what="checked"
+    )
+    seen: list[tuple[str, int]] = []
+    token = ""
+    while True:
+        page = await running.lifecycle.ListMicroservices(
+            lifecycle_pb2.ListMicroservicesRequest(page_size=4, page_token=token)
+        )
+        assert len(page.microservices) <= 4
+        seen.extend((m.service, m.port) for m in page.microservices)
+        token = page.next_page_token
+        if not token:
+            break
+    assert seen == [(name, p) for name in ("a-svc", "b-svc") for p in sorted(ports)]
+    for bad in ({"page_size": -1}, {"page_token": "bm90IGEgdG9rZW4"}):
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await running.lifecycle.ListMicroservices(lifecycle_pb2.ListMicroservicesRequest(**bad))  # type: ignore[arg-type]
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert next(iter(bad)) in (info.value.details() or "")

@@ -28,7 +28,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from tc._proto.tc.v1 import plugin_pb2 as tc_dot_v1_dot_plugin__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15tc/v1/lifecycle.proto\x12\x05tc.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x12tc/v1/plugin.proto\"\xc2\x01\n\x10\x43ontrollerStatus\x12\x0f\n\x07version\x18\x01 \x01(\t\x12%\n\x05state\x18\x02 \x01(\x0e\x32\x16.tc.v1.ControllerState\x12.\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x61\x64\x64ress\x18\x04 \x01(\t\x12\x0f\n\x07intents\x18\x05 \x01(\x03\x12\x13\n\x0bqueue_depth\x18\x06 \x01(\x03\x12\x0f\n\x07pending\x18\x07 \x01(\x03\"\xe8\x01\n\x14PluginInstanceStatus\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0b\n\x03pid\x18\x02 \x01(\x05\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12#\n\x05state\x18\x04 \x01(\x0e\x32\x14.tc.v1.InstanceState\x12\x10\n\x08restarts\x18\x05 \x01(\r\x12\x12\n\nlast_error\x18\x06 \x01(\t\x12\x15\n\rcrash_looping\x18\x07 \x01(\x08\x12.\n\nstart_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0clast_sync_id\x18\t \x01(\t\"\xd9\x01\n\x10PluginKindStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\'\n\x0cintent_kinds\x18\x03 \x03(\x0e\x32\x11.tc.v1.IntentKind\x12&\n\x0b\x66\x61nout_mode\x18\x04 \x01(\x0e\x32\x11.tc.v1.FanoutMode\x12\x10\n\x08replicas\x18\x05 \x01(\r\x12\x16\n\x0eready_replicas\x18\x06 \x01(\r\x12.\n\tinstances\x18\x07 \x03(\x0b\x32\x1b.tc.v1.PluginInstanceStatus\"p\n\x12OrchestratorStatus\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\'\n\x05state\x18\x02 \x01(\x0e\x32\x18.tc.v1.RegistrationState\x12\x12\n\nlast_error\x18\x03 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x04 \x01(\r\"\x12\n\x10GetStatusRequest\"\xd1\x01\n\x11GetStatusResponse\x12+\n\ncontroller\x18\x01 \x01(\x0b\x32\x17.tc.v1.ControllerStatus\x12(\n\x07plugins\x18\x02 \x03(\x0b\x32\x17.tc.v1.PluginKindStatus\x12/\n\x0corchestrator\x18\x03 \x01(\x0b\x32\x19.tc.v1.OrchestratorStatus\x12\x34\n\x13\x61uxiliary_processes\x18\x04 \x03(\x0b\x32\x17.tc.v1.PluginKindStatus\"j\n\x10HeartbeatRequest\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x0c\n\x04port\x18\x03 \x01(\r\x12&\n\x03ttl\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x13\n\x11HeartbeatResponse\"\xb7\x02\n\x0cMicroservice\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x0c\n\x04port\x18\x03 \x01(\r\x12%\n\x06health\x18\x04 \x01(\x0e\x32\x15.tc.v1.EndpointHealth\x12\x33\n\x0flast_probe_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0clast_latency\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x1c\n\x14\x63onsecutive_failures\x18\x07 \x01(\r\x12\x38\n\x14last_transition_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nlast_error\x18\t \x01(\t\"+\n\x18ListMicroservicesRequest\x12\x0f\n\x07service\x18\x01 \x01(\t\"G\n\x19ListMicroservicesResponse\x12*\n\rmicroservices\x18\x01 \x03(\x0b\x32\x13.tc.v1.Microservice\"H\n\x0c\x44rainRequest\x12\x0c\n\x04wait\x18\x01 \x01(\x08\x12*\n\x07timeout\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"Y\n\rDrainResponse\x12\x0f\n\x07\x64rained\x18\x01 \x01(\x08\x12\x0f\n\x07pending\x18\x02 \x01(\x03\x12\x13\n\x0bqueue_depth\x18\x03 \x01(\x03\x12\x11\n\tin_flight\x18\x04 \x01(\x03\"@\n\x1cRestartPluginInstanceRequest\x12\x0e\n\x06plugin\x18\x01 \x01(\t\x12\x10\n\x08instance\x18\x02 \x01(\t\"N\n\x1dRestartPluginInstanceResponse\x12-\n\x08instance\x18\x01 \x01(\x0b\x32\x1b.tc.v1.PluginInstanceStatus\"#\n\x12WatchEventsRequest\x12\r\n\x05types\x18\x01 \x03(\t\"\xe2\x01\n\x13WatchEventsResponse\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12>\n\nattributes\x18\x05 \x03(\x0b\x32*.tc.v1.WatchEventsResponse.AttributesEntry\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x10\n\x0eHealthzRequest\"!\n\x0fHealthzResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\"\x0f\n\rReadyzRequest\"0\n\x0eReadyzResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x0e\n\x06\x63hecks\x18\x02 \x03(\t*\xae\x01\n\x0f\x43ontrollerState\x12 \n\x1c\x43ONTROLLER_STATE_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x43ONTROLLER_STATE_STARTING\x10\x01\x12\x1c\n\x18\x43ONTROLLER_STATE_SERVING\x10\x02\x12\x1d\n\x19\x43ONTROLLER_STATE_DEGRADED\x10\x03\x12\x1d\n\x19\x43ONTROLLER_STATE_DRAINING\x10\x04*\xda\x01\n\rInstanceState\x12\x1e\n\x1aINSTANCE_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17INSTANCE_STATE_STARTING\x10\x01\x12\x1a\n\x16INSTANCE_STATE_SYNCING\x10\x02\x12\x18\n\x14INSTANCE_STATE_READY\x10\x03\x12\x1e\n\x1aINSTANCE_STATE_NOT_SERVING\x10\x04\x12\x1a\n\x16INSTANCE_STATE_BACKOFF\x10\x05\x12\x1a\n\x16INSTANCE_STATE_STOPPED\x10\x06*\xba\x01\n\x11RegistrationState\x12\"\n\x1eREGISTRATION_STATE_UNSPECIFIED\x10\x00\x12\x1f\n\x1bREGISTRATION_STATE_DISABLED\x10\x01\x12\x1e\n\x1aREGISTRATION_STATE_PENDING\x10\x02\x12!\n\x1dREGISTRATION_STATE_REGISTERED\x10\x03\x12\x1d\n\x19REGISTRATION_STATE_FAILED\x10\x04*\x8a\x01\n\x0e\x45ndpointHealth\x12\x1f\n\x1b\x45NDPOINT_HEALTH_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x45NDPOINT_HEALTH_UNKNOWN\x10\x01\x12\x1b\n\x17\x45NDPOINT_HEALTH_HEALTHY\x10\x02\x12\x1d\n\x19\x45NDPOINT_HEALTH_UNHEALTHY\x10\x03\x32\x9c\x06\n\x10LifecycleService\x12R\n\tGetStatus\x12\x17.tc.v1.GetStatusRequest\x1a\x18.tc.v1.GetStatusResponse\"\x12\x82\xd3\xe4\x93\x02\x0c\x12\n/v1/status\x12Y\n\tHeartbeat\x12\x17.tc.v1.HeartbeatRequest\x1a\x18.tc.v1.HeartbeatResponse\"\x19\x82\xd3\xe4\x93\x02\x13\"\x0e/v1/heartbeats:\x01*\x12q\n\x11ListMicroservices\x12\x1f.tc.v1.ListMicroservicesRequest\x1a .tc.v1.ListMicroservicesResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/microservices\x12S\n\x05\x44rain\x12\x13.tc.v1.DrainRequest\x1a\x14.tc.v1.DrainResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\"\x14/v1/controller:drain:\x01*\x12\xa0\x01\n\x15RestartPluginInstance\x12#.tc.v1.RestartPluginInstanceRequest\x1a$.tc.v1.RestartPluginInstanceResponse\"<\x82\xd3\xe4\x93\x02\x36\"1/v1/plugins/{plugin}/instances/{instance}:restart:\x01*\x12Z\n\x0bWatchEvents\x12\x19.tc.v1.WatchEventsRequest\x1a\x1a.tc.v1.WatchEventsResponse\"\x12\x82\xd3\xe4\x93\x02\x0c\x12\n/v1/events0\x01\x12J\n\x07Healthz\x12\x15.tc.v1.HealthzRequest\x1a\x16.tc.v1.HealthzResponse\"\x10\x82\xd3\xe4\x93\x02\n\x12\x08/healthz\x12\x46\n\x06Readyz\x12\x14.tc.v1.ReadyzRequest\x1a\x15.tc.v1.ReadyzResponse\"\x0f\x82\xd3\xe4\x93\x02\t\x12\x07/readyzb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15tc/v1/lifecycle.proto\x12\x05tc.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x12tc/v1/plugin.proto\"\xc2\x01\n\x10\x43ontrollerStatus\x12\x0f\n\x07version\x18\x01 \x01(\t\x12%\n\x05state\x18\x02 \x01(\x0e\x32\x16.tc.v1.ControllerState\x12.\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x61\x64\x64ress\x18\x04 \x01(\t\x12\x0f\n\x07intents\x18\x05 \x01(\x03\x12\x13\n\x0bqueue_depth\x18\x06 \x01(\x03\x12\x0f\n\x07pending\x18\x07 \x01(\x03\"\xe8\x01\n\x14PluginInstanceStatus\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0b\n\x03pid\x18\x02 \x01(\x05\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12#\n\x05state\x18\x04 \x01(\x0e\x32\x14.tc.v1.InstanceState\x12\x10\n\x08restarts\x18\x05 \x01(\r\x12\x12\n\nlast_error\x18\x06 \x01(\t\x12\x15\n\rcrash_looping\x18\x07 \x01(\x08\x12.\n\nstart_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0clast_sync_id\x18\t \x01(\t\"\xd9\x01\n\x10PluginKindStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\'\n\x0cintent_kinds\x18\x03 \x03(\x0e\x32\x11.tc.v1.IntentKind\x12&\n\x0b\x66\x61nout_mode\x18\x04 \x01(\x0e\x32\x11.tc.v1.FanoutMode\x12\x10\n\x08replicas\x18\x05 \x01(\r\x12\x16\n\x0eready_replicas\x18\x06 \x01(\r\x12.\n\tinstances\x18\x07 \x03(\x0b\x32\x1b.tc.v1.PluginInstanceStatus\"p\n\x12OrchestratorStatus\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\'\n\x05state\x18\x02 \x01(\x0e\x32\x18.tc.v1.RegistrationState\x12\x12\n\nlast_error\x18\x03 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x04 \x01(\r\"\x12\n\x10GetStatusRequest\"\xd1\x01\n\x11GetStatusResponse\x12+\n\ncontroller\x18\x01 \x01(\x0b\x32\x17.tc.v1.ControllerStatus\x12(\n\x07plugins\x18\x02 \x03(\x0b\x32\x17.tc.v1.PluginKindStatus\x12/\n\x0corchestrator\x18\x03 \x01(\x0b\x32\x19.tc.v1.OrchestratorStatus\x12\x34\n\x13\x61uxiliary_processes\x18\x04 \x03(\x0b\x32\x17.tc.v1.PluginKindStatus\"j\n\x10HeartbeatRequest\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x0c\n\x04port\x18\x03 \x01(\r\x12&\n\x03ttl\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x13\n\x11HeartbeatResponse\"\xb7\x02\n\x0cMicroservice\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x0c\n\x04port\x18\x03 \x01(\r\x12%\n\x06health\x18\x04 \x01(\x0e\x32\x15.tc.v1.EndpointHealth\x12\x33\n\x0flast_probe_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0clast_latency\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x1c\n\x14\x63onsecutive_failures\x18\x07 \x01(\r\x12\x38\n\x14last_transition_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nlast_error\x18\t \x01(\t\"R\n\x18ListMicroservicesRequest\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"`\n\x19ListMicroservicesResponse\x12*\n\rmicroservices\x18\x01 \x03(\x0b\x32\x13.tc.v1.Microservice\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"H\n\x0c\x44rainRequest\x12\x0c\n\x04wait\x18\x01 \x01(\x08\x12*\n\x07timeout\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"Y\n\rDrainResponse\x12\x0f\n\x07\x64rained\x18\x01 \x01(\x08\x12\x0f\n\x07pending\x18\x02 \x01(\x03\x12\x13\n\x0bqueue_depth\x18\x03 \x01(\x03\x12\x11\n\tin_flight\x18\x04 \x01(\x03\"@\n\x1cRestartPluginInstanceRequest\x12\x0e\n\x06plugin\x18\x01 \x01(\t\x12\x10\n\x08instance\x18\x02 \x01(\t\"N\n\x1dRestartPluginInstanceResponse\x12-\n\x08instance\x18\x01 \x01(\x0b\x32\x1b.tc.v1.PluginInstanceStatus\"#\n\x12WatchEventsRequest\x12\r\n\x05types\x18\x01 \x03(\t\"\xe2\x01\n\x13WatchEventsResponse\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12>\n\nattributes\x18\x05 \x03(\x0b\x32*.tc.v1.WatchEventsResponse.AttributesEntry\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x10\n\x0eHealthzRequest\"!\n\x0fHealthzResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\"\x0f\n\rReadyzRequest\"0\n\x0eReadyzResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x0e\n\x06\x63hecks\x18\x02 \x03(\t*\xae\x01\n\x0f\x43ontrollerState\x12 \n\x1c\x43ONTROLLER_STATE_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x43ONTROLLER_STATE_STARTING\x10\x01\x12\x1c\n\x18\x43ONTROLLER_STATE_SERVING\x10\x02\x12\x1d\n\x19\x43ONTROLLER_STATE_DEGRADED\x10\x03\x12\x1d\n\x19\x43ONTROLLER_STATE_DRAINING\x10\x04*\xda\x01\n\rInstanceState\x12\x1e\n\x1aINSTANCE_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17INSTANCE_STATE_STARTING\x10\x01\x12\x1a\n\x16INSTANCE_STATE_SYNCING\x10\x02\x12\x18\n\x14INSTANCE_STATE_READY\x10\x03\x12\x1e\n\x1aINSTANCE_STATE_NOT_SERVING\x10\x04\x12\x1a\n\x16INSTANCE_STATE_BACKOFF\x10\x05\x12\x1a\n\x16INSTANCE_STATE_STOPPED\x10\x06*\xba\x01\n\x11RegistrationState\x12\"\n\x1eREGISTRATION_STATE_UNSPECIFIED\x10\x00\x12\x1f\n\x1bREGISTRATION_STATE_DISABLED\x10\x01\x12\x1e\n\x1aREGISTRATION_STATE_PENDING\x10\x02\x12!\n\x1dREGISTRATION_STATE_REGISTERED\x10\x03\x12\x1d\n\x19REGISTRATION_STATE_FAILED\x10\x04*\x8a\x01\n\x0e\x45ndpointHealth\x12\x1f\n\x1b\x45NDPOINT_HEALTH_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x45NDPOINT_HEALTH_UNKNOWN\x10\x01\x12\x1b\n\x17\x45NDPOINT_HEALTH_HEALTHY\x10\x02\x12\x1d\n\x19\x45NDPOINT_HEALTH_UNHEALTHY\x10\x03\x32\x9c\x06\n\x10LifecycleService\x12R\n\tGetStatus\x12\x17.tc.v1.GetStatusRequest\x1a\x18.tc.v1.GetStatusResponse\"\x12\x82\xd3\xe4\x93\x02\x0c\x12\n/v1/status\x12Y\n\tHeartbeat\x12\x17.tc.v1.HeartbeatRequest\x1a\x18.tc.v1.HeartbeatResponse\"\x19\x82\xd3\xe4\x93\x02\x13\"\x0e/v1/heartbeats:\x01*\x12q\n\x11ListMicroservices\x12\x1f.tc.v1.ListMicroservicesRequest\x1a .tc.v1.ListMicroservicesResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/microservices\x12S\n\x05\x44rain\x12\x13.tc.v1.DrainRequest\x1a\x14.tc.v1.DrainResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\"\x14/v1/controller:drain:\x01*\x12\xa0\x01\n\x15RestartPluginInstance\x12#.tc.v1.RestartPluginInstanceRequest\x1a$.tc.v1.RestartPluginInstanceResponse\"<\x82\xd3\xe4\x93\x02\x36\"1/v1/plugins/{plugin}/instances/{instance}:restart:\x01*\x12Z\n\x0bWatchEvents\x12\x19.tc.v1.WatchEventsRequest\x1a\x1a.tc.v1.WatchEventsResponse\"\x12\x82\xd3\xe4\x93\x02\x0c\x12\n/v1/events0\x01\x12J\n\x07Healthz\x12\x15.tc.v1.HealthzRequest\x1a\x16.tc.v1.HealthzResponse\"\x10\x82\xd3\xe4\x93\x02\n\x12\x08/healthz\x12\x46\n\x06Readyz\x12\x14.tc.v1.ReadyzRequest\x1a\x15.tc.v1.ReadyzResponse\"\x0f\x82\xd3\xe4\x93\x02\t\x12\x07/readyzb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -53,14 +53,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LIFECYCLESERVICE'].methods_by_name['Healthz']._serialized_options = b'\202\323\344\223\002\n\022\010/healthz'
   _globals['_LIFECYCLESERVICE'].methods_by_name['Readyz']._loaded_options = None
   _globals['_LIFECYCLESERVICE'].methods_by_name['Readyz']._serialized_options = b'\202\323\344\223\002\t\022\007/readyz'
-  _globals['_CONTROLLERSTATE']._serialized_start=2404
-  _globals['_CONTROLLERSTATE']._serialized_end=2578
-  _globals['_INSTANCESTATE']._serialized_start=2581
-  _globals['_INSTANCESTATE']._serialized_end=2799
-  _globals['_REGISTRATIONSTATE']._serialized_start=2802
-  _globals['_REGISTRATIONSTATE']._serialized_end=2988
-  _globals['_ENDPOINTHEALTH']._serialized_start=2991
-  _globals['_ENDPOINTHEALTH']._serialized_end=3129
+  _globals['_CONTROLLERSTATE']._serialized_start=2468
+  _globals['_CONTROLLERSTATE']._serialized_end=2642
+  _globals['_INSTANCESTATE']._serialized_start=2645
+  _globals['_INSTANCESTATE']._serialized_end=2863
+  _globals['_REGISTRATIONSTATE']._serialized_start=2866
+  _globals['_REGISTRATIONSTATE']._serialized_end=3052
+  _globals['_ENDPOINTHEALTH']._serialized_start=3055
+  _globals['_ENDPOINTHEALTH']._serialized_end=3193
   _globals['_CONTROLLERSTATUS']._serialized_start=148
   _globals['_CONTROLLERSTATUS']._serialized_end=342
   _globals['_PLUGININSTANCESTATUS']._serialized_start=345
@@ -80,31 +80,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MICROSERVICE']._serialized_start=1275
   _globals['_MICROSERVICE']._serialized_end=1586
   _globals['_LISTMICROSERVICESREQUEST']._serialized_start=1588
-  _globals['_LISTMICROSERVICESREQUEST']._serialized_end=1631
-  _globals['_LISTMICROSERVICESRESPONSE']._serialized_start=1633
-  _globals['_LISTMICROSERVICESRESPONSE']._serialized_end=1704
-  _globals['_DRAINREQUEST']._serialized_start=1706
-  _globals['_DRAINREQUEST']._serialized_end=1778
-  _globals['_DRAINRESPONSE']._serialized_start=1780
-  _globals['_DRAINRESPONSE']._serialized_end=1869
-  _globals['_RESTARTPLUGININSTANCEREQUEST']._serialized_start=1871
-  _globals['_RESTARTPLUGININSTANCEREQUEST']._serialized_end=1935
-  _globals['_RESTARTPLUGININSTANCERESPONSE']._serialized_start=1937
-  _globals['_RESTARTPLUGININSTANCERESPONSE']._serialized_end=2015
-  _globals['_WATCHEVENTSREQUEST']._serialized_start=2017
-  _globals['_WATCHEVENTSREQUEST']._serialized_end=2052
-  _globals['_WATCHEVENTSRESPONSE']._serialized_start=2055
-  _globals['_WATCHEVENTSRESPONSE']._serialized_end=2281
-  _globals['_WATCHEVENTSRESPONSE_ATTRIBUTESENTRY']._serialized_start=2232
-  _globals['_WATCHEVENTSRESPONSE_ATTRIBUTESENTRY']._serialized_end=2281
-  _globals['_HEALTHZREQUEST']._serialized_start=2283
-  _globals['_HEALTHZREQUEST']._serialized_end=2299
-  _globals['_HEALTHZRESPONSE']._serialized_start=2301
-  _globals['_HEALTHZRESPONSE']._serialized_end=2334
-  _globals['_READYZREQUEST']._serialized_start=2336
-  _globals['_READYZREQUEST']._serialized_end=2351
-  _globals['_READYZRESPONSE']._serialized_start=2353
-  _globals['_READYZRESPONSE']._serialized_end=2401
-  _globals['_LIFECYCLESERVICE']._serialized_start=3132
-  _globals['_LIFECYCLESERVICE']._serialized_end=3928
+  _globals['_LISTMICROSERVICESREQUEST']._serialized_end=1670
+  _globals['_LISTMICROSERVICESRESPONSE']._serialized_start=1672
+  _globals['_LISTMICROSERVICESRESPONSE']._serialized_end=1768
+  _globals['_DRAINREQUEST']._serialized_start=1770
+  _globals['_DRAINREQUEST']._serialized_end=1842
+  _globals['_DRAINRESPONSE']._serialized_start=1844
+  _globals['_DRAINRESPONSE']._serialized_end=1933
+  _globals['_RESTARTPLUGININSTANCEREQUEST']._serialized_start=1935
+  _globals['_RESTARTPLUGININSTANCEREQUEST']._serialized_end=1999
+  _globals['_RESTARTPLUGININSTANCERESPONSE']._serialized_start=2001
+  _globals['_RESTARTPLUGININSTANCERESPONSE']._serialized_end=2079
+  _globals['_WATCHEVENTSREQUEST']._serialized_start=2081
+  _globals['_WATCHEVENTSREQUEST']._serialized_end=2116
+  _globals['_WATCHEVENTSRESPONSE']._serialized_start=2119
+  _globals['_WATCHEVENTSRESPONSE']._serialized_end=2345
+  _globals['_WATCHEVENTSRESPONSE_ATTRIBUTESENTRY']._serialized_start=2296
+  _globals['_WATCHEVENTSRESPONSE_ATTRIBUTESENTRY']._serialized_end=2345
+  _globals['_HEALTHZREQUEST']._serialized_start=2347
+  _globals['_HEALTHZREQUEST']._serialized_end=2363
+  _globals['_HEALTHZRESPONSE']._serialized_start=2365
+  _globals['_HEALTHZRESPONSE']._serialized_end=2398
+  _globals['_READYZREQUEST']._serialized_start=2400
+  _globals['_READYZREQUEST']._serialized_end=2415
+  _globals['_READYZRESPONSE']._serialized_start=2417
+  _globals['_READYZRESPONSE']._serialized_end=2465
+  _globals['_LIFECYCLESERVICE']._serialized_start=3196
+  _globals['_LIFECYCLESERVICE']._serialized_end=3992
 # @@protoc_insertion_point(module_scope)
