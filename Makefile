@@ -67,6 +67,8 @@ bench: install
 	$(BIN)/python bench/xds.py
 	$(BIN)/python bench/dns.py
 	$(BIN)/python bench/rest.py
+	$(BIN)/python bench/heartbeats.py
+	$(BIN)/python bench/probe_cost.py
 
 clean:
 	rm -rf $(VENV) .tools var .pytest_cache .mypy_cache .ruff_cache
