@@ -15,16 +15,30 @@ from typing import Any
 import grpc
 import pytest
 from envoy.config.cluster.v3 import cluster_pb2
+from envoy.config.route.v3 import scoped_route_pb2
 from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
 from google.rpc import status_pb2
 
 from tc.plugins.envoy.cache import Snapshot, SnapshotCache
 from tc.plugins.envoy.registry import ProxyRegistry
-from tc.plugins.envoy.resources import CLUSTER, ENDPOINT, LISTENER, ROUTE, Resources
+from tc.plugins.envoy.resources import (
+    CLUSTER,
+    ENDPOINT,
+    LISTENER,
+    ROUTE,
+    SCOPED_ROUTE,
+    Resources,
+)
 from tc.plugins.envoy.server import XdsServer
 from tc.serving import CHANNEL_OPTIONS, bind, new_server
 from tests.support import wait_until
-from tests.unit.test_xds_cache import eds_cluster, load_assignment, rds_listener, route_config
+from tests.unit.test_xds_cache import (
+    eds_cluster,
+    load_assignment,
+    rds_listener,
+    route_config,
+    scope,
+)
 
 PROBE = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret"
 NODE = "proxy-1"
@@ -150,6 +164,10 @@ def names(response: Any) -> list[str]:
             message = endpoint_pb2.ClusterLoadAssignment()
             any_message.Unpack(message)
             out.append(message.cluster_name)
+        elif any_message.type_url == SCOPED_ROUTE:
+            message = scoped_route_pb2.ScopedRouteConfiguration()
+            any_message.Unpack(message)
+            out.append(message.name)
         else:
             out.append(resource.name)
     return out
@@ -447,3 +465,47 @@ async def test_delta_stream_that_missed_a_snapshot_still_gets_everything(
     assert response.system_version_info == latest.version(CLUSTER)
     client.ack(response)
     await client.expect_silence()
+
+
+def scoped(*, port: int = 9000, scopes: tuple[str, ...] = ("s1",)) -> Resources:
+    """resources() with scopes choosing "routes" (as a scoped listener would have them)."""
+    out = resources(port=port)
+    out[SCOPED_ROUTE] = {name: scope(name, "routes") for name in scopes}
+    return out
+
+
+async def test_sotw_sends_scopes_whole_between_listeners_and_routes(
+    xds: Xds, clients: list[Client]
+) -> None:
+    snapshot = xds.publish(scoped())
+    client = open_client(xds, clients)
+    await subscribe_all(client)
+    client.send(type_url=SCOPED_ROUTE)
+    response = await client.recv(SCOPED_ROUTE)
+    assert names(response) == ["s1"]  # asked for nothing by name: all of them
+    assert response.version_info == snapshot.version(SCOPED_ROUTE)
+    client.ack(response)
+    await client.expect_silence()
+    changed = scoped(port=9001, scopes=("s1", "s2"))
+    changed[CLUSTER]["web"] = eds_cluster("web", connect_timeout=2)
+    changed[LISTENER]["http"] = rds_listener("http", "routes", port=10001)
+    changed[ROUTE]["routes"].virtual_hosts[0].domains.append("example.com")  # type: ignore[attr-defined]
+    xds.publish(changed)
+    order = [await client.recv() for _ in range(5)]
+    assert [r.type_url for r in order] == [CLUSTER, ENDPOINT, LISTENER, SCOPED_ROUTE, ROUTE]
+    assert sorted(names(order[3])) == ["s1", "s2"]  # state of the world: every scope
+
+
+async def test_delta_sends_scopes_as_a_wildcard_type(xds: Xds, clients: list[Client]) -> None:
+    xds.publish(scoped(scopes=("s1", "s2")))
+    client = open_client(xds, clients, delta=True)
+    client.send(type_url=SCOPED_ROUTE)
+    response = await client.recv(SCOPED_ROUTE)
+    assert sorted(r.name for r in response.resources) == ["s1", "s2"]
+    client.ack(response)
+    await client.expect_silence()
+    after = xds.publish(scoped(scopes=("s2", "s3")))
+    response = await client.recv(SCOPED_ROUTE)
+    assert [r.name for r in response.resources] == ["s3"]
+    assert list(response.removed_resources) == ["s1"]
+    assert response.system_version_info == after.version(SCOPED_ROUTE)

@@ -5,7 +5,9 @@ weighted_clusters that adds up, domains unique across virtual hosts), and the on
 complete judge is Envoy itself: `envoy --mode validate` loads a bootstrap and exits
 non-zero on anything it would refuse. xDS needs a management server, so the resources are
 turned into their static equivalent first (EDS clusters with their endpoints inlined,
-listeners with their route configuration inlined), which Envoy checks with the same code.
+listeners with their route configuration inlined, scoped listeners with every scope and
+its route configuration inlined, as scopes are global to an Envoy), which Envoy checks with
+the same code.
 """
 
 from __future__ import annotations
@@ -19,14 +21,21 @@ import pytest
 from envoy.config.bootstrap.v3 import bootstrap_pb2
 from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.listener.v3 import listener_pb2
-from envoy.config.route.v3 import route_pb2
+from envoy.config.route.v3 import route_pb2, scoped_route_pb2
 from envoy.extensions.filters.network.http_connection_manager.v3 import (
     http_connection_manager_pb2 as hcm,
 )
 from google.protobuf import json_format
 
 from tc.plugins.envoy.listeners import HCM
-from tc.plugins.envoy.resources import CLUSTER, ENDPOINT, LISTENER, ROUTE, Resources
+from tc.plugins.envoy.resources import (
+    CLUSTER,
+    ENDPOINT,
+    LISTENER,
+    ROUTE,
+    SCOPED_ROUTE,
+    Resources,
+)
 from tests.unit.test_envoy_golden import ISTIO_ONLY_FAILURES, case_resources
 from tests.unit.test_istio_golden import CASES as GOLDEN_CASES
 
@@ -52,7 +61,6 @@ def static_bootstrap(resources: Resources) -> bootstrap_pb2.Bootstrap:
             static.ClearField("eds_cluster_config")
             static.type = cluster_pb2.Cluster.STATIC
             static.load_assignment.CopyFrom(assignments[cluster.eds_cluster_config.service_name])
-    routes = resources[ROUTE]
     for listener in resources[LISTENER].values():
         assert isinstance(listener, listener_pb2.Listener)
         static = out.static_resources.listeners.add()
@@ -63,12 +71,29 @@ def static_bootstrap(resources: Resources) -> bootstrap_pb2.Bootstrap:
                     continue
                 manager = hcm.HttpConnectionManager()
                 network_filter.typed_config.Unpack(manager)
-                config = routes[manager.rds.route_config_name]
-                assert isinstance(config, route_pb2.RouteConfiguration)
-                manager.ClearField("rds")
-                manager.route_config.CopyFrom(config)
+                inline_routes(manager, resources)
                 network_filter.typed_config.Pack(manager)
     return out
+
+
+def inline_routes(manager: hcm.HttpConnectionManager, resources: Resources) -> None:
+    routes = resources[ROUTE]
+    if manager.HasField("rds"):
+        config = routes[manager.rds.route_config_name]
+        assert isinstance(config, route_pb2.RouteConfiguration)
+        manager.ClearField("rds")
+        manager.route_config.CopyFrom(config)
+        return
+    scoped = manager.scoped_routes
+    scoped.ClearField("scoped_rds")
+    for scope in resources[SCOPED_ROUTE].values():
+        assert isinstance(scope, scoped_route_pb2.ScopedRouteConfiguration)
+        static = scoped.scoped_route_configurations_list.scoped_route_configurations.add()
+        static.CopyFrom(scope)
+        config = routes[scope.route_configuration_name]
+        assert isinstance(config, route_pb2.RouteConfiguration)
+        static.ClearField("route_configuration_name")
+        static.route_configuration.CopyFrom(config)
 
 
 def validate(
@@ -99,7 +124,8 @@ def test_envoy_refuses_a_broken_config(tmp_path: Path) -> None:
     listener = bootstrap.static_resources.listeners[0]
     manager = hcm.HttpConnectionManager()
     listener.filter_chains[0].filters[0].typed_config.Unpack(manager)
-    action = manager.route_config.virtual_hosts[0].routes[0].route
+    scopes = manager.scoped_routes.scoped_route_configurations_list.scoped_route_configurations
+    action = scopes[0].route_configuration.virtual_hosts[0].routes[0].route
     action.weighted_clusters.clusters[0].name = "no-such-cluster"
     listener.filter_chains[0].filters[0].typed_config.Pack(manager)
     result = validate(bootstrap, tmp_path)

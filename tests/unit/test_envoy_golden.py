@@ -22,7 +22,8 @@ from google.protobuf import json_format
 from tc import ir
 from tc._proto.tc.v1 import intent_pb2
 from tc.convert import intent_from_proto
-from tc.plugins.envoy.render import ServiceParts, assemble, render_service
+from tc.plugins.envoy.assembly import assemble
+from tc.plugins.envoy.render import ServiceParts, render_service
 from tc.plugins.envoy.resources import TYPE_URLS, Resources
 from tests.conftest import check_golden
 from tests.unit.test_istio_golden import CASES, GOLDEN, load_case

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import pytest
 from envoy.config.core.v3 import health_check_pb2
 from envoy.config.endpoint.v3 import endpoint_pb2
 
 from tc._proto.tc.v1 import intent_pb2, plugin_pb2
+from tc.plugins.envoy.cache import InconsistentSnapshot, SnapshotCache
 from tc.plugins.envoy.plugin import EnvoyPlugin
-from tc.plugins.envoy.resources import CLUSTER, ENDPOINT, LISTENER, ROUTE
+from tc.plugins.envoy.publisher import Publisher
+from tc.plugins.envoy.render import render_service
+from tc.plugins.envoy.resources import CLUSTER, ENDPOINT, LISTENER, ROUTE, SCOPED_ROUTE
+from tests.unit.test_envoy_render import service
 
 
 def web(generation: int, port: int = 8080) -> intent_pb2.Intent:
@@ -119,3 +124,63 @@ async def test_endpoint_health_changes_only_the_load_assignment() -> None:
     plugin.note_endpoint_health([], replace_all=True)
     await plugin.sync([web(2)], "s1")
     assert _eds_status(plugin) == health_check_pb2.UNKNOWN
+
+
+async def test_applying_one_at_a_time_publishes_what_a_sync_would() -> None:
+    """Each Apply publishes only what it changed; the result is the snapshot a Sync of the
+    same intents builds from everything, conflicts included."""
+    one_by_one = EnvoyPlugin({"ack_wait_seconds": 0}, "envoy-0")
+    await one_by_one.start()
+    intents = [
+        shop("alpha", ["shared.example.com"]),
+        shop("beta", ["shared.example.com", "beta.example.com"]),
+        shop("gamma", ["*.example.com"]),
+        web(1),
+    ]
+    for pb in intents:
+        await one_by_one.apply([pb], [])
+    await one_by_one.remove([shop("gamma", [])], [])
+    await one_by_one.apply([web(2, port=8081)], [])
+    synced = EnvoyPlugin({"ack_wait_seconds": 0}, "envoy-1")
+    await synced.start()
+    await synced.sync([*intents[:2], web(2, port=8081)], "s1")
+    a, b = one_by_one.cache.snapshot, synced.cache.snapshot
+    assert a is not None and b is not None
+    assert a.versions == b.versions
+    assert {t: dict(a.of_type(t)) for t in a.resources} == {
+        t: dict(b.of_type(t)) for t in b.resources
+    }
+    assert "route_8080/default/beta" in a.of_type(ROUTE)  # gamma's wildcard went with it
+
+
+def test_a_refused_publish_is_followed_by_one_from_everything() -> None:
+    cache = SnapshotCache()
+    publisher = Publisher(cache)
+    good = render_service(service("alpha", hosts=("alpha.example.com",)), [])
+    publisher.publish({"alpha": good}, None)
+    first = cache.snapshot
+    broken = render_service(service("beta", hosts=("beta.example.com",)), [])
+    del broken.load_assignments[:]  # its EDS clusters now wait for nothing that comes
+    with pytest.raises(InconsistentSnapshot, match="needs ClusterLoadAssignment"):
+        publisher.publish({"alpha": good, "beta": broken}, ["beta"])
+    assert cache.snapshot is first
+    publisher.publish({"alpha": good}, ["beta"])
+    assert cache.snapshot is not None and first is not None
+    assert cache.snapshot.versions == first.versions
+
+
+async def test_scoped_routes_can_be_turned_off() -> None:
+    scoped = EnvoyPlugin({"ack_wait_seconds": 0}, "envoy-0")
+    plain = EnvoyPlugin({"ack_wait_seconds": 0, "scoped_routes": False}, "envoy-1")
+    for plugin in (scoped, plain):
+        await plugin.start()
+        await plugin.apply([web(1)], [])
+    assert scoped.cache.snapshot is not None and plain.cache.snapshot is not None
+    assert scoped.cache.snapshot.of_type(SCOPED_ROUTE)
+    assert not plain.cache.snapshot.of_type(SCOPED_ROUTE)
+    assert set(plain.cache.snapshot.of_type(ROUTE)) == {"route_8080"}
+
+
+def test_scoped_routes_must_be_a_bool() -> None:
+    with pytest.raises(ValueError, match="scoped_routes"):
+        EnvoyPlugin({"scoped_routes": "no"}, "envoy-0")

@@ -9,7 +9,7 @@ from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.core.v3 import address_pb2, config_source_pb2
 from envoy.config.endpoint.v3 import endpoint_components_pb2, endpoint_pb2
 from envoy.config.listener.v3 import listener_components_pb2, listener_pb2
-from envoy.config.route.v3 import route_components_pb2, route_pb2
+from envoy.config.route.v3 import route_components_pb2, route_pb2, scoped_route_pb2
 from envoy.extensions.filters.http.router.v3 import router_pb2
 from envoy.extensions.filters.network.http_connection_manager.v3 import (
     http_connection_manager_pb2 as hcm_pb2,
@@ -17,8 +17,16 @@ from envoy.extensions.filters.network.http_connection_manager.v3 import (
 from google.protobuf import any_pb2
 from google.protobuf.duration_pb2 import Duration
 
-from tc.plugins.envoy.cache import EncodingMemo, InconsistentSnapshot, Snapshot, SnapshotCache
-from tc.plugins.envoy.resources import CLUSTER, ENDPOINT, LISTENER, ROUTE, Resources
+from tc.plugins.envoy.cache import InconsistentSnapshot, Snapshot, SnapshotCache
+from tc.plugins.envoy.resources import (
+    CLUSTER,
+    ENDPOINT,
+    LISTENER,
+    ROUTE,
+    SCOPED_ROUTE,
+    TYPE_URLS,
+    Resources,
+)
 
 
 def eds_cluster(
@@ -101,6 +109,15 @@ def route_config(name: str, cluster: str) -> route_pb2.RouteConfiguration:
     )
 
 
+def scope(name: str, route: str) -> scoped_route_pb2.ScopedRouteConfiguration:
+    key = scoped_route_pb2.ScopedRouteConfiguration.Key(
+        fragments=[scoped_route_pb2.ScopedRouteConfiguration.Key.Fragment(string_key=name)]
+    )
+    return scoped_route_pb2.ScopedRouteConfiguration(
+        name=name, route_configuration_name=route, key=key
+    )
+
+
 def full(port: int = 9000) -> Resources:
     return {
         CLUSTER: {"web": eds_cluster("web")},
@@ -131,7 +148,8 @@ def test_versions_depend_on_content_only() -> None:
 
 def test_every_type_is_present_even_when_empty() -> None:
     snapshot = Snapshot.build({})
-    assert set(snapshot.versions) == {CLUSTER, ENDPOINT, LISTENER, ROUTE}
+    assert set(snapshot.versions) == {CLUSTER, ENDPOINT, LISTENER, SCOPED_ROUTE, ROUTE}
+    assert set(snapshot.versions) == set(TYPE_URLS)
     snapshot.check()
 
 
@@ -214,45 +232,81 @@ async def test_update_load_assignments_changes_only_endpoints() -> None:
     assert after.versions == Snapshot.build(full(port=9001)).versions
 
 
-def test_memo_reuses_encodings_of_unchanged_messages_only() -> None:
-    memo = EncodingMemo()
-    kept = eds_cluster("kept")
-    changed = eds_cluster("changed")
-    first = Snapshot.build(
+def test_updated_encodes_only_the_changes_and_equals_a_full_build() -> None:
+    base = Snapshot.build(full())
+    after = base.updated(
         {
-            CLUSTER: {"kept": kept, "changed": changed},
-            ENDPOINT: {
-                "kept": load_assignment("kept", 1),
-                "changed": load_assignment("changed", 1),
-            },
-        },
-        memo,
-    )
-    replacement = eds_cluster("changed", connect_timeout=7)
-    second = Snapshot.build(
-        {
-            CLUSTER: {"kept": kept, "changed": replacement},
-            ENDPOINT: {
-                "kept": load_assignment("kept", 1),
-                "changed": load_assignment("changed", 1),
-            },
-        },
-        memo,
-    )
-    assert second.resources[CLUSTER]["kept"] is first.resources[CLUSTER]["kept"]
-    assert second.resources[CLUSTER]["changed"] != first.resources[CLUSTER]["changed"]
-    assert second.eds_names == first.eds_names
-    # The result equals a build without the memo: reuse never changes what is served.
-    plain = Snapshot.build(
-        {
-            CLUSTER: {"kept": kept, "changed": replacement},
-            ENDPOINT: {
-                "kept": load_assignment("kept", 1),
-                "changed": load_assignment("changed", 1),
-            },
+            CLUSTER: {"web": eds_cluster("web", connect_timeout=7), "api": eds_cluster("api")},
+            ENDPOINT: {"api": load_assignment("api")},
         }
     )
-    assert plain.versions == second.versions
+    expected = full()
+    expected[CLUSTER].update(web=eds_cluster("web", connect_timeout=7), api=eds_cluster("api"))
+    expected[ENDPOINT]["api"] = load_assignment("api")
+    whole = Snapshot.build(expected)
+    assert after.versions == whole.versions
+    assert after.resources == whole.resources
+    assert after.eds_name("api") == "api" == whole.eds_name("api")
+    # Untouched resources are the very same entries: nothing was encoded again.
+    assert after.resources[ENDPOINT]["web"] is base.resources[ENDPOINT]["web"]
+    assert after.previous_versions == base.versions
+    assert after.changed[CLUSTER] == {"web", "api"}
+    assert after.changed[ENDPOINT] == {"api"}
+    assert after.changed[LISTENER] == frozenset() == after.changed[SCOPED_ROUTE]
+
+    # Back again, by removing and restoring: the versions are those of the content.
+    restored = after.updated(
+        {CLUSTER: {"web": eds_cluster("web"), "api": None}, ENDPOINT: {"api": None}}
+    )
+    assert restored.versions == base.versions
+    assert restored.changed[CLUSTER] == {"web", "api"}
+    # The same content again is no change at all.
+    same = base.updated({CLUSTER: {"web": eds_cluster("web")}, ROUTE: {"gone": None}})
+    assert same.versions == base.versions
+    assert same.changed[CLUSTER] == frozenset() == same.changed[ROUTE]
+
+
+def test_a_type_version_is_the_same_however_the_resources_arrived() -> None:
+    whole = Snapshot.build(full())
+    one_by_one = Snapshot.build({})
+    for type_url, messages in full().items():
+        for name, message in messages.items():
+            one_by_one = one_by_one.updated({type_url: {name: message}})
+    assert one_by_one.versions == whole.versions
+
+
+def test_check_refuses_a_scope_without_its_route_configuration() -> None:
+    resources = full()
+    resources[SCOPED_ROUTE] = {"shop": scope("shop", "shop-routes")}
+    with pytest.raises(InconsistentSnapshot, match="scope 'shop' needs RouteConfiguration"):
+        Snapshot.build(resources).check()
+    resources[ROUTE]["shop-routes"] = route_config("shop-routes", "web")
+    Snapshot.build(resources).check()
+
+
+async def test_an_update_is_checked_for_what_it_changed() -> None:
+    cache = SnapshotCache()
+    base = cache.set_snapshot(Snapshot.build(full()))
+    # A scope naming a route configuration that is not there, added on its own.
+    with pytest.raises(InconsistentSnapshot, match="shop-routes"):
+        cache.set_snapshot(base.updated({SCOPED_ROUTE: {"shop": scope("shop", "shop-routes")}}))
+    # A load assignment removed while its cluster stays.
+    with pytest.raises(InconsistentSnapshot, match="cluster 'web' needs ClusterLoadAssignment"):
+        cache.set_snapshot(base.updated({ENDPOINT: {"web": None}}))
+    # A route configuration removed while a listener still names it.
+    with pytest.raises(InconsistentSnapshot, match="listener 'http' needs RouteConfiguration"):
+        cache.set_snapshot(base.updated({ROUTE: {"routes": None}}))
+    assert cache.snapshot is base
+    scoped = base.updated(
+        {
+            SCOPED_ROUTE: {"shop": scope("shop", "shop-routes")},
+            ROUTE: {"shop-routes": route_config("shop-routes", "web")},
+        }
+    )
+    assert cache.set_snapshot(scoped) is scoped
+    # The scope and its routes go together: consistent again.
+    cache.set_snapshot(scoped.updated({SCOPED_ROUTE: {"shop": None}, ROUTE: {"shop-routes": None}}))
+    assert cache.snapshot is not None and cache.snapshot.versions == base.versions
 
 
 def test_since_names_exactly_what_was_added_changed_or_removed() -> None:

@@ -10,9 +10,15 @@ Versions are hashes of the deterministic encoding, never counters: every plugin 
 given the same intents computes the same versions, so a proxy failing over between
 instances sees nothing new and re-applies nothing.
 
-A snapshot is checked before it is published: a cluster whose ClusterLoadAssignment or a
-listener whose RouteConfiguration is missing would leave Envoy warming forever, which is
-worse than refusing the change up front.
+A change of one service makes the next snapshot with `Snapshot.updated` from the
+published one: only the changed resources are encoded, hashed and checked, so the cost of
+a change does not grow with the number of services (beyond copying a dict per changed
+type). `Snapshot.build` makes one from everything (start-up, Sync, tests); both give the
+same snapshot for the same resources.
+
+A snapshot is checked before it is published: a cluster whose ClusterLoadAssignment, or a
+listener or scope whose RouteConfiguration, is missing would leave Envoy warming forever,
+which is worse than refusing the change up front.
 """
 
 from __future__ import annotations
@@ -26,18 +32,35 @@ from typing import NamedTuple, TypeVar
 
 from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.listener.v3 import listener_pb2
+from envoy.config.route.v3 import scoped_route_pb2
 from envoy.extensions.filters.network.http_connection_manager.v3 import (
     http_connection_manager_pb2,
 )
 from google.protobuf.message import Message
 
-from tc.plugins.envoy.resources import CLUSTER, ENDPOINT, LISTENER, ROUTE, TYPE_URLS, Resources
+from tc.plugins.envoy.layered import Layered
+from tc.plugins.envoy.resources import (
+    CLUSTER,
+    ENDPOINT,
+    LISTENER,
+    ROUTE,
+    SCOPED_ROUTE,
+    TYPE_URLS,
+    Resources,
+)
 
 _M = TypeVar("_M", bound=Message)
 
 _HCM_TYPE_URL = "type.googleapis.com/" + (
     http_connection_manager_pb2.HttpConnectionManager.DESCRIPTOR.full_name
 )
+
+REFERS_TO = {CLUSTER: ENDPOINT, LISTENER: ROUTE, SCOPED_ROUTE: ROUTE}
+"""The types whose resources name resources of another type Envoy then waits for."""
+
+_KIND = {CLUSTER: "cluster", LISTENER: "listener", SCOPED_ROUTE: "scope"}
+
+_NOTHING: frozenset[str] = frozenset()  # one for every resource that waits for nothing
 
 
 class InconsistentSnapshot(ValueError):
@@ -49,21 +72,35 @@ class Encoded(NamedTuple):
 
     version: str
     value: bytes
+    needs: frozenset[str] = _NOTHING
+    """For the types in REFERS_TO: the names of that type the resource waits for."""
 
 
-def _short_hash(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=8).hexdigest()
+def _encode(type_url: str, message: Message) -> Encoded:
+    value = message.SerializeToString(deterministic=True)
+    version = hashlib.blake2b(value, digest_size=8).hexdigest()
+    return Encoded(version, value, _needs(type_url, message))
 
 
-def _type_version(entries: Mapping[str, Encoded]) -> str:
-    # Over (name, version) pairs, sorted, so the order rendering produced them in is irrelevant.
-    digest = hashlib.blake2b(digest_size=8)
-    for name in sorted(entries):
-        digest.update(name.encode())
-        digest.update(b"\0")
-        digest.update(entries[name].version.encode())
-        digest.update(b"\n")
-    return digest.hexdigest()
+# A type's version is the sum, modulo 2**64, of a 64-bit hash of each (name, resource
+# version) pair. A sum does not depend on the order resources come in, and a change of a
+# few resources updates it in O(changed): subtract the old pairs, add the new. Names are
+# unique within a type, so no pair counts twice; any added, removed or changed resource
+# changes the sum unless hashes collide (odds of 2**-64 per change).
+_MOD = 1 << 64
+
+
+def _pair_hash(name: str, version: str) -> int:
+    digest = hashlib.blake2b(name.encode() + b"\0" + version.encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big")
+
+
+def _type_version(total: int) -> str:
+    return f"{total:016x}"
+
+
+def _sum(entries: Mapping[str, Encoded]) -> int:
+    return sum(_pair_hash(name, e.version) for name, e in entries.items()) % _MOD
 
 
 def _eds_name(cluster: cluster_pb2.Cluster) -> str | None:
@@ -87,25 +124,51 @@ def _rds_names(listener: listener_pb2.Listener) -> Iterable[str]:
                 yield hcm.rds.route_config_name
 
 
-class EncodingMemo:
-    """Encodings from the last build, by message identity.
+def _needs(type_url: str, message: Message) -> frozenset[str]:
+    """The names of REFERS_TO[type_url] that `message` waits for."""
+    if type_url == CLUSTER:
+        eds = _eds_name(_as(message, cluster_pb2.Cluster))
+        return _NOTHING if eds is None else frozenset({eds})
+    if type_url == LISTENER:
+        return frozenset(_rds_names(_as(message, listener_pb2.Listener))) or _NOTHING
+    if type_url == SCOPED_ROUTE:
+        scope = _as(message, scoped_route_pb2.ScopedRouteConfiguration)
+        # A scope with its route configuration inline waits for nothing.
+        name = scope.route_configuration_name
+        inline = scope.HasField("route_configuration")
+        return frozenset({name}) if name and not inline else _NOTHING
+    return _NOTHING
 
-    A plugin keeps the rendered messages of every unchanged service from one publish to the
-    next, so only what a change touched needs encoding and hashing again: without this, each
-    change re-encodes every resource of a 10,000-service snapshot. Messages handed to
-    Snapshot.build must not be mutated afterwards (render builds new ones each time). Only
-    the last build's messages are kept, so the memo never grows past one snapshot.
-    """
 
-    def __init__(self) -> None:
-        self._seen: dict[int, tuple[Message, Encoded, str | None]] = {}
+NeededBy = Mapping[str, frozenset[str]]
+"""Name waited for -> the resources (of one type) waiting for it."""
 
-    def lookup(self, message: Message) -> tuple[Message, Encoded, str | None] | None:
-        hit = self._seen.get(id(message))
-        return hit if hit is not None and hit[0] is message else None
 
-    def replace(self, fresh: dict[int, tuple[Message, Encoded, str | None]]) -> None:
-        self._seen = fresh
+def _needed_by(entries: Mapping[str, Encoded]) -> Layered[frozenset[str]]:
+    out: dict[str, set[str]] = {}
+    for referrer, entry in entries.items():
+        for name in entry.needs:
+            out.setdefault(name, set()).add(referrer)
+    return Layered({name: frozenset(referrers) for name, referrers in out.items()})
+
+
+def _renew_needed_by(
+    needed_by: NeededBy,
+    before: Mapping[str, Encoded],
+    after: Mapping[str, Encoded],
+    referrers: Iterable[str],
+) -> tuple[Layered[frozenset[str]], set[str]]:
+    """`needed_by` once `referrers` went from `before` to `after`; and the names whose
+    referrers changed."""
+    changes: dict[str, frozenset[str]] = {}
+    for referrer in referrers:
+        old = before[referrer].needs if referrer in before else _NOTHING
+        new = after[referrer].needs if referrer in after else _NOTHING
+        for name in old ^ new:
+            current = changes[name] if name in changes else needed_by.get(name, _NOTHING)
+            changes[name] = current - {referrer} if name in old else current | {referrer}
+    layered = needed_by if isinstance(needed_by, Layered) else Layered(needed_by)
+    return layered.changed({n: r or None for n, r in changes.items()}), set(changes)
 
 
 @dataclass(frozen=True)
@@ -113,62 +176,93 @@ class Snapshot:
     """Every resource of every type, encoded, with per-resource and per-type versions.
 
     `resources[type_url][name]` is the encoded resource; `versions[type_url]` changes
-    exactly when some resource of that type is added, removed or changed. All four ADS
-    types are always present (possibly empty), since a proxy waits for an answer on each.
-    `eds_names[cluster]` is the CLA name each EDS cluster waits for, which the server needs
-    to re-send a warming cluster's endpoints.
+    exactly when some resource of that type is added, removed or changed. All ADS types
+    are always present (possibly empty), since a proxy waits for an answer on each.
+    `needed_by[type_url]` (for the types in REFERS_TO) says which resources wait for each
+    name, so that a check after a change need not look at every resource.
     """
 
     resources: Mapping[str, Mapping[str, Encoded]]
     versions: Mapping[str, str]
-    eds_names: Mapping[str, str] = field(default_factory=dict)
-    rds_names: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    needed_by: Mapping[str, NeededBy] = field(default_factory=dict)
     previous_versions: Mapping[str, str] = field(default_factory=dict)
     """The type versions of the snapshot published before this one (empty for the first)."""
     changed: Mapping[str, frozenset[str]] = field(default_factory=dict)
     """By type, the names added, changed or removed since the snapshot published before:
     a stream in step with that one looks only at these, not at every resource, and the
     comparison is made once per snapshot instead of once per stream."""
+    sums: Mapping[str, int] = field(default_factory=dict)
+    """By type, the sum the version is written from (see _pair_hash)."""
+    to_check: Mapping[str, frozenset[str]] | None = None
+    """For a snapshot made by `updated`: by referred-to type, the names whose presence or
+    referrers changed since the snapshot it was made from, all a check needs to look at
+    when that one was consistent. None: a check looks at everything."""
 
     @classmethod
-    def build(cls, resources: Resources, memo: EncodingMemo | None = None) -> Snapshot:
-        memo = memo if memo is not None else EncodingMemo()
-        fresh: dict[int, tuple[Message, Encoded, str | None]] = {}
-        encoded: dict[str, dict[str, Encoded]] = {}
-        eds_names: dict[str, str] = {}
+    def build(cls, resources: Resources) -> Snapshot:
+        encoded: dict[str, Layered[Encoded]] = {}
         for type_url in {*TYPE_URLS, *resources}:
-            by_name: dict[str, Encoded] = {}
-            for name, message in resources.get(type_url, {}).items():
-                entry = memo.lookup(message)
-                if entry is None:
-                    value = message.SerializeToString(deterministic=True)
-                    eds = (
-                        _eds_name(_as(message, cluster_pb2.Cluster))
-                        if type_url == CLUSTER
-                        else None
-                    )
-                    entry = (message, Encoded(_short_hash(value), value), eds)
-                fresh[id(message)] = entry
-                by_name[name] = entry[1]
-                if entry[2] is not None:
-                    eds_names[name] = entry[2]
-            encoded[type_url] = by_name
-        memo.replace(fresh)
-        rds_names = {
-            name: frozenset(_rds_names(_as(message, listener_pb2.Listener)))
-            for name, message in resources.get(LISTENER, {}).items()
-        }
-        return cls._from_encoded(encoded, eds_names, rds_names)
+            messages = resources.get(type_url, {})
+            encoded[type_url] = Layered(
+                {name: _encode(type_url, m) for name, m in messages.items()}
+            )
+        needed_by = {type_url: _needed_by(encoded[type_url]) for type_url in REFERS_TO}
+        sums = {type_url: _sum(entries) for type_url, entries in encoded.items()}
+        versions = {type_url: _type_version(total) for type_url, total in sums.items()}
+        return cls(encoded, versions, needed_by, sums=sums)
 
-    @classmethod
-    def _from_encoded(
-        cls,
-        encoded: Mapping[str, Mapping[str, Encoded]],
-        eds_names: Mapping[str, str],
-        rds_names: Mapping[str, frozenset[str]],
-    ) -> Snapshot:
-        versions = {type_url: _type_version(entries) for type_url, entries in encoded.items()}
-        return cls(encoded, versions, eds_names, rds_names)
+    def updated(self, changes: Mapping[str, Mapping[str, Message | None]]) -> Snapshot:
+        """This snapshot with the resources in `changes` (type URL -> name -> message, or
+        None to remove it) replaced, and `changed` and `previous_versions` relative to it.
+        Only what `changes` names is encoded and hashed."""
+        resources, sums = dict(self.resources), dict(self.sums)
+        needed_by = dict(self.needed_by)
+        changed = {type_url: frozenset[str]() for type_url in resources}
+        to_check: dict[str, set[str]] = {}
+        for type_url, messages in changes.items():
+            before = self.of_type(type_url)
+            entries, names = self._replaced(type_url, messages)
+            if not names:
+                continue
+            resources[type_url], changed[type_url] = entries, frozenset(names)
+            sums[type_url] = self._resummed(type_url, entries, names)
+            to_check.setdefault(type_url, set()).update(n for n in names if n not in entries)
+            if type_url in REFERS_TO:
+                needed_by[type_url], touched = _renew_needed_by(
+                    self.needed_by.get(type_url, {}), before, entries, names
+                )
+                to_check.setdefault(REFERS_TO[type_url], set()).update(touched)
+        return Snapshot(
+            resources,
+            {type_url: _type_version(total) for type_url, total in sums.items()},
+            needed_by,
+            previous_versions=dict(self.versions),
+            changed=changed,
+            sums=sums,
+            to_check={type_url: frozenset(names) for type_url, names in to_check.items()},
+        )
+
+    def _replaced(
+        self, type_url: str, messages: Mapping[str, Message | None]
+    ) -> tuple[Layered[Encoded], set[str]]:
+        before = self.of_type(type_url)
+        changes: dict[str, Encoded | None] = {}
+        for name, message in messages.items():
+            new = _encode(type_url, message) if message is not None else None
+            if before.get(name) != new:
+                changes[name] = new
+        layered = before if isinstance(before, Layered) else Layered(before)
+        return layered.changed(changes), set(changes)
+
+    def _resummed(self, type_url: str, entries: Mapping[str, Encoded], names: set[str]) -> int:
+        total = self.sums.get(type_url, 0)
+        before = self.of_type(type_url)
+        for name in names:
+            if name in before:
+                total -= _pair_hash(name, before[name].version)
+            if name in entries:
+                total += _pair_hash(name, entries[name].version)
+        return total % _MOD
 
     def since(self, previous: Snapshot) -> Snapshot:
         """This snapshot with `previous_versions` and `changed` relative to `previous`."""
@@ -184,25 +278,32 @@ class Snapshot:
         return dataclasses.replace(self, previous_versions=dict(previous.versions), changed=changed)
 
     def version(self, type_url: str) -> str:
-        return self.versions.get(type_url, _type_version({}))
+        return self.versions.get(type_url, _type_version(0))
 
     def of_type(self, type_url: str) -> Mapping[str, Encoded]:
         return self.resources.get(type_url, {})
 
-    def check(self) -> None:
-        """Raises InconsistentSnapshot naming every dangling EDS or RDS reference."""
+    def eds_name(self, cluster: str) -> str | None:
+        """The ClusterLoadAssignment an EDS cluster waits for (None: not an EDS cluster)."""
+        entry = self.of_type(CLUSTER).get(cluster)
+        return next(iter(entry.needs)) if entry is not None and entry.needs else None
+
+    def check(self, only: Mapping[str, frozenset[str]] | None = None) -> None:
+        """Raises InconsistentSnapshot naming every dangling reference; with `only`, looks
+        at those names (by referred-to type) alone."""
         problems: list[str] = []
-        assignments = self.of_type(ENDPOINT)
-        for cluster, eds in sorted(self.eds_names.items()):
-            if eds not in assignments:
-                problems.append(f"cluster {cluster!r} needs ClusterLoadAssignment {eds!r}")
-        routes = self.of_type(ROUTE)
-        for listener, names in sorted(self.rds_names.items()):
-            for route in sorted(names):
-                if route not in routes:
-                    problems.append(f"listener {listener!r} needs RouteConfiguration {route!r}")
+        for referrer_type, type_url in REFERS_TO.items():
+            needed_by = self.needed_by.get(referrer_type, {})
+            present = self.of_type(type_url)
+            names = needed_by if only is None else only.get(type_url, frozenset())
+            kind, wanted = _KIND[referrer_type], type_url.rsplit(".", 1)[-1]
+            for name in names:
+                if name not in present:
+                    problems.extend(
+                        f"{kind} {r!r} needs {wanted} {name!r}" for r in needed_by.get(name, ())
+                    )
         if problems:
-            raise InconsistentSnapshot("; ".join(problems))
+            raise InconsistentSnapshot("; ".join(sorted(problems)))
 
     def with_load_assignments(self, cla_by_name: Mapping[str, Message]) -> Snapshot:
         """A copy with the named CLAs replaced and every other type untouched.
@@ -210,14 +311,10 @@ class Snapshot:
         Names the snapshot does not hold are skipped: the cluster was removed meanwhile
         (a heartbeat racing a delete), and an orphan CLA would only be noise.
         """
-        endpoints = dict(self.of_type(ENDPOINT))
-        for name, message in cla_by_name.items():
-            if name in endpoints:
-                value = message.SerializeToString(deterministic=True)
-                endpoints[name] = Encoded(_short_hash(value), value)
-        resources = {**self.resources, ENDPOINT: endpoints}
-        versions = {**self.versions, ENDPOINT: _type_version(endpoints)}
-        return Snapshot(resources, versions, self.eds_names, self.rds_names)
+        endpoints = self.of_type(ENDPOINT)
+        return self.updated(
+            {ENDPOINT: {name: m for name, m in cla_by_name.items() if name in endpoints}}
+        )
 
 
 def _as(message: Message, kind: type[_M]) -> _M:
@@ -247,9 +344,19 @@ class SnapshotCache:
     def set_snapshot(self, snapshot: Snapshot) -> Snapshot:
         """Checks `snapshot`, then publishes it with what changed since the one before, and
         returns what was published; raises InconsistentSnapshot instead."""
-        snapshot.check()
-        if self._snapshot is not None:
-            snapshot = snapshot.since(self._snapshot)
+        current = self._snapshot
+        if (
+            current is not None
+            and snapshot.to_check is not None
+            and snapshot.previous_versions == current.versions
+        ):
+            # Made from a snapshot with the same content as the published one, which was
+            # checked: only what changed since can dangle, and `changed` holds already.
+            snapshot.check(snapshot.to_check)
+        else:
+            snapshot.check()
+            if current is not None:
+                snapshot = snapshot.since(current)
         self._snapshot = snapshot
         # Waiters hold the old event; a fresh one is for those who come after.
         changed, self._changed = self._changed, asyncio.Event()

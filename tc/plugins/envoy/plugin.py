@@ -7,7 +7,7 @@ port, beside PluginService: in config/plugins.d/envoy.yaml that is 127.0.0.1:180
 :18001, the addresses examples/envoy-proxy.yaml lists.
 
 Each service renders to its parts (clusters, endpoints, a virtual host or TCP route per
-port); every change re-assembles listeners and route configurations from all parts and
+port); every change re-assembles what the re-rendered services touch (publisher.py) and
 publishes one snapshot, which the cache checks for consistency first. A workload that
 fails the checks is refused on its own and its target renders without it.
 """
@@ -22,10 +22,11 @@ import grpc
 
 from tc import ir
 from tc._proto.tc.v1 import intent_pb2, plugin_pb2
-from tc.plugins.envoy.cache import EncodingMemo, InconsistentSnapshot, Snapshot, SnapshotCache
+from tc.plugins.envoy.cache import InconsistentSnapshot, SnapshotCache
 from tc.plugins.envoy.endpoints import eds_health
+from tc.plugins.envoy.publisher import Publisher
 from tc.plugins.envoy.registry import ProxyRegistry
-from tc.plugins.envoy.render import ServiceParts, assemble, assemble_report, render_service
+from tc.plugins.envoy.render import ServiceParts, render_service
 from tc.plugins.envoy.server import XdsServer
 from tc.plugins.sdk import (
     Plugin,
@@ -41,7 +42,11 @@ from tc.plugins.sdk.render_groups import Known, RenderGroups, errors_text
 
 
 class EnvoyPlugin(Plugin):
-    """Settings: `listen_address` of the Envoy listeners it renders (default 0.0.0.0)."""
+    """Settings: `listen_address` of the Envoy listeners it renders (default 0.0.0.0);
+    `scoped_routes` (default true): a route configuration per service and host-keyed scopes
+    on every HTTP port where the hosts allow it, so a change costs each proxy one small
+    update; false keeps one route configuration per port, which a new proxy loads faster
+    when it starts with thousands of services (docs/benchmarks.md has both)."""
 
     def __init__(self, settings: dict[str, Any], instance_id: str) -> None:
         super().__init__(settings, instance_id)
@@ -50,7 +55,14 @@ class EnvoyPlugin(Plugin):
         # (the controller then retries with backoff, which asks again).
         self._ack_wait = float(settings.get("ack_wait_seconds", 1.0))
         self.cache = SnapshotCache()
-        self._memo = EncodingMemo()
+        scoped = settings.get("scoped_routes", True)
+        if not isinstance(scoped, bool):
+            raise ValueError(f"scoped_routes: must be true or false, not {scoped!r}")
+        self._publisher = Publisher(
+            self.cache, listen_address=self._listen_address, scoped_routes=scoped
+        )
+        # Services re-rendered since the last publish (None: all of them may have been).
+        self._dirty: set[str] | None = None
         self.registry = ProxyRegistry()
         self._groups = RenderGroups()
         self._parts: dict[str, ServiceParts] = {}
@@ -73,7 +85,7 @@ class EnvoyPlugin(Plugin):
 
     async def start(self) -> None:
         # Proxies that connect before the first Sync get an empty, consistent config.
-        self.cache.set_snapshot(Snapshot.build(assemble({})))
+        self._publisher.publish({}, None)
 
     def describe(self) -> PluginInfo:
         return PluginInfo(
@@ -90,6 +102,7 @@ class EnvoyPlugin(Plugin):
         known = self._groups.known.get(service)
         if known is None or known.model is None or not isinstance(known.model.spec, ir.ServiceSpec):
             self._rendered_from.pop(service, None)
+            self._note_dirty(service)
             return self._parts.pop(service, None) is not None
         group = (known, *self._groups.workloads_on(service))
         before = self._rendered_from.get(service)
@@ -103,19 +116,23 @@ class EnvoyPlugin(Plugin):
         health = eds_health(known.model.spec, self._health.of(service))
         self._parts[service] = render_service(known.model, workloads, endpoint_health=health)
         self._rendered_from[service] = group
+        self._note_dirty(service)
         return True
+
+    def _note_dirty(self, service: str) -> None:
+        if self._dirty is not None:
+            self._dirty.add(service)
 
     def _publish(self) -> str:
         """Assembles and publishes a snapshot; returns a problem, or "" when published."""
-        good = {name: parts for name, parts in self._parts.items() if not parts.errors}
-        assembled = assemble_report(good, listen_address=self._listen_address)
-        self._conflicts = assembled.conflicts
+        dirty, self._dirty = self._dirty, set()
         try:
-            self.cache.set_snapshot(Snapshot.build(assembled.resources, self._memo))
+            self._publisher.publish(self._parts, dirty)
         except InconsistentSnapshot as exc:
             self._published = f"rendered snapshot is inconsistent: {exc}"
         else:
             self._published = ""
+        self._conflicts = self._publisher.conflicts
         return self._published
 
     async def _proxies_verdict(self) -> tuple[int, int, str]:
@@ -234,6 +251,7 @@ class EnvoyPlugin(Plugin):
             self._groups.clear()
             self._parts = {}
             self._rendered_from = {}
+            self._dirty = None
             self._held = {}
             for pb in intents:
                 self._groups.learn(pb)

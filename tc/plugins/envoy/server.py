@@ -6,8 +6,9 @@ one loop fed by a queue of client requests and "a new snapshot exists" marks, so
 state is touched by one task only and a burst of snapshots coalesces into one push.
 
 Protocol choices, each for a reason Envoy gives:
-- Types are pushed CDS, EDS, LDS, RDS within every push: Envoy applies a cluster before
-  its endpoints and a listener before its routes, and otherwise drops or warms forever.
+- Types are pushed CDS, EDS, LDS, SRDS, RDS within every push: Envoy applies a cluster
+  before its endpoints, a listener before its scopes and a scope before its routes, and
+  otherwise drops or warms forever.
 - After any CDS response the EDS resources are sent again even if unchanged: a cluster
   Envoy re-creates from CDS warms until it gets its ClusterLoadAssignment, and Envoy does
   not always ask for it again when its EDS subscription's names stayed the same.
@@ -35,12 +36,13 @@ from google.protobuf import any_pb2
 
 from tc.plugins.envoy.cache import Snapshot, SnapshotCache
 from tc.plugins.envoy.registry import ProxyRegistry
-from tc.plugins.envoy.resources import CLUSTER, ENDPOINT, LISTENER, TYPE_URLS
+from tc.plugins.envoy.resources import CLUSTER, ENDPOINT, LISTENER, SCOPED_ROUTE, TYPE_URLS
 
 log = logging.getLogger(__name__)
 
-# Types a proxy asks for as a whole; for the others it names what it wants.
-_WILDCARD_TYPES = frozenset({CLUSTER, LISTENER})
+# Types a proxy asks for as a whole; for the others it names what it wants. Scopes are
+# asked for as a whole too: every scoped listener subscribes to all of them.
+_WILDCARD_TYPES = frozenset({CLUSTER, LISTENER, SCOPED_ROUTE})
 
 _stream_ids = itertools.count(1)
 
@@ -161,7 +163,7 @@ class _SotwStream:
                 continue
             entries = snapshot.of_type(type_url)
             if wildcard:
-                names = sorted(entries)
+                chosen = sorted(entries.items())
             else:
                 wanted: set[str] = set(state.names & entries.keys())
                 if not state.full and not names_changed:
@@ -170,21 +172,21 @@ class _SotwStream:
                         for n in wanted
                         if state.sent.get(n) != entries[n].version or n in state.force
                     }
-                names = sorted(wanted)
+                chosen = [(n, entries[n]) for n in sorted(wanted)]
             state.nonce = self._nonces.next()
             responses.append(
                 discovery_pb2.DiscoveryResponse(
                     version_info=version,
                     type_url=type_url,
                     nonce=state.nonce,
-                    resources=[_any(type_url, entries[name].value) for name in names],
+                    resources=[_any(type_url, e.value) for _, e in chosen],
                 )
             )
             state.sent_version, state.sent_names, state.due = version, state.names, False
             if not wildcard:
                 if state.full or names_changed:
                     state.sent = {}
-                state.sent.update((n, entries[n].version) for n in names)
+                state.sent.update((n, e.version) for n, e in chosen)
                 state.full, state.force = False, set()
             if type_url == CLUSTER:
                 # Envoy warms every added or changed cluster until its CLA arrives, even
@@ -193,7 +195,7 @@ class _SotwStream:
                 self._sent_clusters = {n: e.version for n, e in entries.items()}
                 eds = self._types.get(ENDPOINT)
                 if eds is not None:
-                    eds.force |= {snapshot.eds_names[n] for n in changed if n in snapshot.eds_names}
+                    eds.force |= {e for n in changed if (e := snapshot.eds_name(n)) is not None}
                     eds.due = eds.due or bool(eds.force)
         return responses
 
@@ -311,7 +313,7 @@ class _DeltaStream:
             endpoints = self._types.get(ENDPOINT)
             if type_url == CLUSTER and endpoints is not None:
                 endpoints.force.update(
-                    snapshot.eds_names[name] for name in changed if name in snapshot.eds_names
+                    e for name in changed if (e := snapshot.eds_name(name)) is not None
                 )
         return responses
 

@@ -1,0 +1,149 @@
+"""Scoped routes through a real Envoy that follows both envoy plugin instances (the example
+bootstrap): a service is found by (port, Host), the same host on two ports reaches each
+port's own service, and a wildcard host turns its port back to one route configuration and
+back again without losing anyone.
+
+Every request opens its own connection: a layout change replaces a listener, and a kept-alive
+connection would go on talking to the old one while it drains.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+
+from tc._proto.tc.v1 import intent_pb2
+from tc.plugins.envoy.resources import LISTENER_PORT_HEADER
+from tests.e2e.conftest import Mesh
+from tests.e2e.test_envoy_traffic import apply
+from tests.e2e.test_xds_envoy import free_port
+from tests.support import wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+def _echo(name: str) -> ThreadingHTTPServer:
+    """Answers "<name> <the listener port header it was sent, or ->"."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = f"{name} {self.headers.get(LISTENER_PORT_HEADER, '-')}".encode()
+            self.send_response(200)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    return ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+
+
+@pytest.fixture
+def echoes() -> Iterator[dict[str, int]]:
+    servers = {name: _echo(name) for name in ("alpha", "beta", "gamma")}
+    for server in servers.values():
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield {name: s.server_address[1] for name, s in servers.items()}
+    for server in servers.values():
+        server.shutdown()
+        server.server_close()
+
+
+def web(name: str, host: str, port: int, backend: int) -> intent_pb2.Intent:
+    return intent_pb2.Intent(
+        name=name,
+        service=intent_pb2.ServiceSpec(
+            hosts=[host],
+            ports=[intent_pb2.Port(number=port, protocol=intent_pb2.PROTOCOL_HTTP)],
+            endpoints=[intent_pb2.Endpoint(address="127.0.0.1", port=backend)],
+        ),
+    )
+
+
+async def get(port: int, host: str, **headers: str) -> str | None:
+    """The body of a 200 on a fresh connection, else None."""
+    async with httpx.AsyncClient(timeout=5) as client:
+        try:
+            got = await client.get(
+                f"http://127.0.0.1:{port}/",
+                headers={"host": host, "connection": "close", **headers},
+            )
+        except httpx.TransportError:
+            return None
+    return got.text if got.status_code == 200 else None
+
+
+async def admin_stat(mesh: Mesh, name: str) -> int | None:
+    admin = f"http://{mesh.admin_path.read_text().strip()}"
+    async with httpx.AsyncClient(timeout=5) as client:
+        stats = (await client.get(f"{admin}/stats?filter={name}")).text
+    for line in stats.splitlines():
+        stat, _, value = line.partition(": ")
+        if stat == name:
+            return int(value)
+    return None
+
+
+async def test_a_service_is_reached_through_its_scope(mesh: Mesh, echoes: dict[str, int]) -> None:
+    port = mesh.listener_port
+    await apply(mesh.r, web("alpha", "alpha.example.com", port, echoes["alpha"]))
+
+    async def answers() -> bool:
+        return await get(port, "alpha.example.com") == "alpha -"
+
+    await wait_until(answers, timeout=30, what="alpha through its scope")
+    await wait_until(lambda: mesh.r.ready("alpha"), timeout=30, what="alpha Ready")
+    scopes = await admin_stat(mesh, f"http.http_{port}.scoped_rds.scopes_{port}.active_scopes")
+    assert scopes == 2  # alpha.example.com and alpha.default.svc.cluster.local
+    # The Host with its port picks the same scope; the header set for the key never
+    # reaches the backend, and a client sending it cannot pick another port's scope.
+    assert await get(port, f"alpha.example.com:{port}") == "alpha -"
+    other = {LISTENER_PORT_HEADER: str(port + 1)}
+    assert await get(port, "alpha.example.com", **other) == "alpha -"
+    assert await get(port, "nobody.example.com") is None
+
+
+async def test_the_same_host_on_two_ports_reaches_each_ports_service(
+    mesh: Mesh, echoes: dict[str, int]
+) -> None:
+    first, second = mesh.listener_port, free_port()
+    host = "shared.example.com"
+    await apply(mesh.r, web("alpha", host, first, echoes["alpha"]))
+    await apply(mesh.r, web("beta", host, second, echoes["beta"]))
+
+    async def both() -> bool:
+        return (await get(first, host), await get(second, host)) == ("alpha -", "beta -")
+
+    await wait_until(both, timeout=30, what="each port's own service")
+    for name in ("alpha", "beta"):
+        await wait_until(lambda n=name: mesh.r.ready(n), timeout=30, what=f"{name} Ready")
+
+    # A wildcard host on the first port: that port falls back to one route configuration,
+    # every service on it still answers, and the other port stays as it was.
+    await apply(mesh.r, web("gamma", "*.wild.example.com", first, echoes["gamma"]))
+
+    async def wildcard() -> bool:
+        return await get(first, "any.wild.example.com") == "gamma -"
+
+    await wait_until(wildcard, timeout=30, what="the wildcard host on the plain port")
+    assert await both()
+    loaded = await admin_stat(mesh, f"http.http_{first}.rds.route_{first}.update_success")
+    assert loaded is not None and loaded >= 1, "the port's one route configuration came over RDS"
+    await wait_until(lambda: mesh.r.ready("gamma"), timeout=30, what="gamma Ready")
+
+    # And back: without the wildcard, the first port is scoped again.
+    await mesh.r.intents.DeleteIntent(intent_pb2.DeleteIntentRequest(name="gamma"))
+
+    async def wildcard_gone() -> bool:
+        return await get(first, "any.wild.example.com") is None
+
+    await wait_until(wildcard_gone, timeout=30, what="the wildcard host gone")
+    assert await both()
+    await apply(mesh.r, web("late", "late.example.com", first, echoes["gamma"]))
+    await wait_until(lambda: get(first, "late.example.com"), timeout=30, what="a new service after")
+    await wait_until(lambda: mesh.r.ready("late"), timeout=30, what="late Ready")
