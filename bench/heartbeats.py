@@ -129,11 +129,18 @@ def service(name: str, ports: list[int], check: str, interval: float) -> intent_
 
 
 async def counts(lifecycle: lifecycle_pb2_grpc.LifecycleServiceStub) -> dict[int, int]:
-    listed = await lifecycle.ListMicroservices(lifecycle_pb2.ListMicroservicesRequest(), timeout=30)
+    """Endpoints by health, over every page of ListMicroservices."""
     out: dict[int, int] = {}
-    for m in listed.microservices:
-        out[m.health] = out.get(m.health, 0) + 1
-    return out
+    token = ""
+    while True:
+        page = await lifecycle.ListMicroservices(
+            lifecycle_pb2.ListMicroservicesRequest(page_size=5000, page_token=token), timeout=30
+        )
+        for m in page.microservices:
+            out[m.health] = out.get(m.health, 0) + 1
+        token = page.next_page_token
+        if not token:
+            return out
 
 
 async def run(args: argparse.Namespace) -> dict[str, object]:

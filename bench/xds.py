@@ -13,6 +13,7 @@ connections across the proxies). Measures:
 Prints JSON, then a table. Not a test: nothing here asserts.
 
     .venv/bin/python bench/xds.py [--services 1000] [--proxies 10] [--changes 100] [--resync 10000]
+        [--api GRPC|DELTA_GRPC] [--plain-routes]
 """
 
 from __future__ import annotations
@@ -49,7 +50,13 @@ from tc._proto.tc.v1 import (  # noqa: E402
 from tests.support import ControllerProcess  # noqa: E402
 
 ENVOY = ROOT / ".venv" / "bin" / "envoy"
-TYPES = ("Cluster", "ClusterLoadAssignment", "Listener", "RouteConfiguration")
+TYPES = (
+    "Cluster",
+    "ClusterLoadAssignment",
+    "Listener",
+    "ScopedRouteConfiguration",
+    "RouteConfiguration",
+)
 
 
 def free_port() -> int:
@@ -172,7 +179,11 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                     "name": "envoy",
                     "module": "tc.plugins.envoy",
                     "listen": [f"127.0.0.1:{p}" for p in xds_ports],
-                    "settings": {"listen_address": "127.0.0.1", "ack_wait_seconds": 0},
+                    "settings": {
+                        "listen_address": "127.0.0.1",
+                        "ack_wait_seconds": 0,
+                        "scoped_routes": not args.plain_routes,
+                    },
                 }
             )
         )
@@ -288,6 +299,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                         all(
                             s.details.get(f"proxy.late.acked.{t}") == s.details.get(f"version.{t}")
                             for t in TYPES
+                            # Plain routes: no scoped listener, so no scopes to subscribe to.
+                            if not (args.plain_routes and t == "ScopedRouteConfiguration")
                         )
                         for s in states
                     ):
@@ -311,6 +324,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             "platform": platform.platform(),
         },
         "api_type": args.api or "DELTA_GRPC (the example's)",
+        "route_layout": "plain" if args.plain_routes else "scoped",
         "services_preloaded": args.services,
         "proxies": args.proxies,
         "changes": args.changes,
@@ -361,6 +375,11 @@ def main() -> None:
     parser.add_argument("--proxies", type=int, default=10)
     parser.add_argument("--changes", type=int, default=100)
     parser.add_argument("--resync", type=int, default=10_000)
+    parser.add_argument(
+        "--plain-routes",
+        action="store_true",
+        help="the plugin's scoped_routes: false (one route configuration per port)",
+    )
     parser.add_argument(
         "--api", choices=["GRPC", "DELTA_GRPC"], help="ADS variant (default: the example's)"
     )
