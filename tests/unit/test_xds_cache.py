@@ -214,24 +214,6 @@ async def test_waiters_wake_on_a_new_snapshot() -> None:
     assert await asyncio.wait_for(waiter, 1) is second
 
 
-async def test_update_load_assignments_changes_only_endpoints() -> None:
-    cache = SnapshotCache()
-    with pytest.raises(LookupError):
-        cache.update_load_assignments({})
-    before = Snapshot.build(full())
-    cache.set_snapshot(before)
-    after = cache.update_load_assignments(
-        {"web": load_assignment("web", 9001), "gone": load_assignment("gone")}
-    )
-    assert cache.snapshot is after
-    assert after.version(ENDPOINT) != before.version(ENDPOINT)
-    assert set(after.of_type(ENDPOINT)) == {"web"}
-    for type_url in (CLUSTER, LISTENER, ROUTE):
-        assert after.version(type_url) == before.version(type_url)
-    # Same result as rendering everything again: versions stay comparable across instances.
-    assert after.versions == Snapshot.build(full(port=9001)).versions
-
-
 def test_updated_encodes_only_the_changes_and_equals_a_full_build() -> None:
     base = Snapshot.build(full())
     after = base.updated(

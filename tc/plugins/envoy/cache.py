@@ -305,17 +305,6 @@ class Snapshot:
         if problems:
             raise InconsistentSnapshot("; ".join(sorted(problems)))
 
-    def with_load_assignments(self, cla_by_name: Mapping[str, Message]) -> Snapshot:
-        """A copy with the named CLAs replaced and every other type untouched.
-
-        Names the snapshot does not hold are skipped: the cluster was removed meanwhile
-        (a heartbeat racing a delete), and an orphan CLA would only be noise.
-        """
-        endpoints = self.of_type(ENDPOINT)
-        return self.updated(
-            {ENDPOINT: {name: m for name, m in cla_by_name.items() if name in endpoints}}
-        )
-
 
 def _as(message: Message, kind: type[_M]) -> _M:
     if isinstance(message, kind):
@@ -362,12 +351,6 @@ class SnapshotCache:
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
         return snapshot
-
-    def update_load_assignments(self, cla_by_name: Mapping[str, Message]) -> Snapshot:
-        """Publishes the current snapshot with only the named CLAs replaced (endpoint health)."""
-        if self._snapshot is None:
-            raise LookupError("no snapshot to update yet")
-        return self.set_snapshot(self._snapshot.with_load_assignments(cla_by_name))
 
     async def wait_for_snapshot(self, known: Snapshot | None) -> Snapshot:
         """Returns the published snapshot as soon as it is not `known` (at once if so already)."""

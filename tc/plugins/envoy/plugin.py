@@ -272,22 +272,13 @@ class EnvoyPlugin(Plugin):
     async def set_endpoint_health(
         self, services: Sequence[plugin_pb2.ServiceHealth], intents: Sequence[intent_pb2.Intent]
     ) -> list[plugin_pb2.IntentResult]:
-        """Re-renders only the services whose health changed and, unless one of them lost a
-        part to another service, publishes only their load assignments: listeners, routes
-        and clusters stay as they are, so proxies get one EDS update and nothing warms."""
+        """Re-renders only the services whose health changed; publishing is incremental, so
+        what reaches proxies is their load assignments alone (clusters, listeners and routes
+        render the same), one EDS update with nothing to warm."""
         async with self._lock:
             self.note_endpoint_health(services, replace_all=False)
-            changed = [s.service for s in services if self._render(s.service)]
-            if any(self._conflicts.get(name) for name in changed) or self._published:
+            if any([self._render(s.service) for s in services]) or self._published:
                 self._publish()
-            elif changed and self.cache.snapshot is not None:
-                self.cache.update_load_assignments(
-                    {
-                        a.cluster_name: a
-                        for name in changed
-                        for a in self._parts[name].load_assignments
-                    }
-                )
             return [programmed(pb, "endpoint health applied") for pb in intents]
 
     async def get_state(self) -> PluginState:
