@@ -233,13 +233,13 @@ class LifecycleService(lifecycle_pb2_grpc.LifecycleServiceServicer):
     ) -> lifecycle_pb2.HeartbeatResponse:
         if self._heartbeats is None:
             raise _unimplemented("this server runs no heartbeat monitor")
-        ttl = _heartbeat_ttl(request)
         if not request.service:
             raise invalid("service", "required: the service intent name")
         if not request.address:
             raise invalid("address", "required: the endpoint's address as in the service intent")
         if not 1 <= request.port <= 65535:
             raise invalid("port", "must be 1..65535: the endpoint's port as in the service intent")
+        ttl = _heartbeat_ttl(request)
         try:
             self._heartbeats.push(request.service, request.address, request.port, ttl)
         except UnknownEndpoint as exc:
