@@ -34,7 +34,6 @@ from pathlib import Path
 
 import grpc
 import httpx
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -47,7 +46,7 @@ from tc._proto.tc.v1 import (  # noqa: E402
     plugin_pb2,
     plugin_pb2_grpc,
 )
-from tests.support import ControllerProcess  # noqa: E402
+from tests.support import ControllerProcess, proxy_bootstrap, write_envoy_plugin  # noqa: E402
 
 ENVOY = ROOT / ".venv" / "bin" / "envoy"
 TYPES = (
@@ -92,17 +91,6 @@ def service(name: str, port: int, backend: int) -> intent_pb2.ApplyIntentRequest
     )
 
 
-def bootstrap(path: Path, node: str, xds_ports: list[int], api: str | None) -> Path:
-    text = (ROOT / "examples" / "envoy-proxy.yaml").read_text()
-    text = text.replace("port_value: 18000", f"port_value: {xds_ports[0]}")
-    text = text.replace("port_value: 18001", f"port_value: {xds_ports[1]}")
-    text = text.replace("port_value: 9901", "port_value: 0").replace("id: proxy-1", f"id: {node}")
-    if api:  # else the example's own (delta)
-        text = text.replace("api_type: DELTA_GRPC", f"api_type: {api}")
-    path.write_text(text)
-    return path
-
-
 def start_proxy(
     tmp: Path, node: str, xds_ports: list[int], base_id: int, api: str | None
 ) -> subprocess.Popen[bytes]:
@@ -111,7 +99,7 @@ def start_proxy(
         [
             str(ENVOY),
             "-c",
-            str(bootstrap(tmp / f"{node}.yaml", node, xds_ports, api)),
+            str(proxy_bootstrap(tmp / f"{node}.yaml", xds_ports, node=node, api=api)),
             "--base-id",
             str(base_id),
             "--log-level",
@@ -172,20 +160,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="tc-bench-xds-") as tmp_name:
         tmp = Path(tmp_name)
         plugins = tmp / "plugins.d"
-        plugins.mkdir()
-        (plugins / "envoy.yaml").write_text(
-            yaml.safe_dump(
-                {
-                    "name": "envoy",
-                    "module": "tc.plugins.envoy",
-                    "listen": [f"127.0.0.1:{p}" for p in xds_ports],
-                    "settings": {
-                        "listen_address": "127.0.0.1",
-                        "ack_wait_seconds": 0,
-                        "scoped_routes": not args.plain_routes,
-                    },
-                }
-            )
+        write_envoy_plugin(
+            plugins, xds_ports, ack_wait_seconds=0, scoped_routes=not args.plain_routes
         )
         controller = ControllerProcess(tmp / "state", plugins, extra=["--log-level", "WARNING"])
         address = await controller.start()

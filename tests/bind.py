@@ -63,16 +63,6 @@ def find_binary(name: str) -> str:
     return path
 
 
-def bind_available() -> bool:
-    """Whether every binary the harness runs is installed (for skip markers)."""
-    try:
-        for name in ("named", "tsig-keygen", "nsupdate"):
-            find_binary(name)
-    except BindError:
-        return False
-    return True
-
-
 @dataclass(frozen=True)
 class TsigKey:
     """A key as tsig-keygen wrote it, and the file it wrote (includable in named.conf)."""

@@ -7,8 +7,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +63,62 @@ def write_plugin(
     }
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     return path
+
+
+def write_envoy_plugin(directory: Path, ports: Sequence[int], **settings: Any) -> Path:
+    """The envoy plugin's config: an instance on each of 127.0.0.1:`ports`, rendering
+    listeners on 127.0.0.1 (real traffic stays on loopback)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "envoy.yaml"
+    config = {
+        "name": "envoy",
+        "module": "tc.plugins.envoy",
+        "listen": [f"127.0.0.1:{p}" for p in ports],
+        "settings": {"listen_address": "127.0.0.1", **settings},
+    }
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+def proxy_bootstrap(
+    path: Path, xds_ports: Sequence[int], *, node: str = "proxy-1", api: str | None = None
+) -> Path:
+    """examples/envoy-proxy.yaml pointed at the plugin instances on `xds_ports`, its admin
+    port chosen by the kernel; `api` replaces the example's ADS variant (DELTA_GRPC)."""
+    text = (ROOT / "examples" / "envoy-proxy.yaml").read_text()
+    text = text.replace("port_value: 18000", f"port_value: {xds_ports[0]}")
+    text = text.replace("port_value: 18001", f"port_value: {xds_ports[1]}")
+    text = text.replace("port_value: 9901", "port_value: 0").replace("id: proxy-1", f"id: {node}")
+    if api:
+        text = text.replace("api_type: DELTA_GRPC", f"api_type: {api}")
+    path.write_text(text)
+    return path
+
+
+class HttpBackend:
+    """A local HTTP server answering every GET with 200 and `body`, served from a thread.
+    `stop()` frees its port, so a test can start another on the same one."""
+
+    def __init__(self, body: bytes, port: int = 0) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.port: int = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
 
 
 async def wait_until(

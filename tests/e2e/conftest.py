@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import subprocess
-import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import grpc
 import pytest
-import yaml
 
 from tests.component.conftest import Running, start_controller
 from tests.e2e.test_xds_envoy import ENVOY, free_port
-from tests.support import ROOT, ControllerProcess, wait_until, write_plugin
+from tests.support import (
+    ControllerProcess,
+    HttpBackend,
+    proxy_bootstrap,
+    wait_until,
+    write_envoy_plugin,
+    write_plugin,
+)
 
 
 @pytest.fixture
@@ -40,27 +44,11 @@ async def channel_for() -> AsyncIterator[list[grpc.aio.Channel]]:
         await channel.close()
 
 
-class _Hello(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = b"hello from the backend"
-        self.send_response(200)
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def backend() -> Iterator[int]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    server = HttpBackend(b"hello from the backend")
+    yield server.port
+    server.stop()
 
 
 @dataclass
@@ -75,30 +63,14 @@ class Mesh:
 @pytest.fixture
 async def mesh(tmp_path: Path) -> AsyncIterator[Mesh]:
     ports = [free_port(), free_port()]
-    plugins = tmp_path / "plugins.d"
-    plugins.mkdir()
-    (plugins / "envoy.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "name": "envoy",
-                "module": "tc.plugins.envoy",
-                "listen": [f"127.0.0.1:{p}" for p in ports],
-                "settings": {"listen_address": "127.0.0.1"},
-            }
-        )
-    )
+    write_envoy_plugin(tmp_path / "plugins.d", ports)
     r = await start_controller(tmp_path, restart_base_seconds=0.5)
     await wait_until(
         lambda: all(i.ready for g in r.controller.supervisor.groups for i in g.instances),
         what="both envoy instances ready",
     )
     # The example bootstrap, pointed at this test's two instances.
-    text = (ROOT / "examples" / "envoy-proxy.yaml").read_text()
-    text = text.replace("port_value: 18000", f"port_value: {ports[0]}")
-    text = text.replace("port_value: 18001", f"port_value: {ports[1]}")
-    text = text.replace("port_value: 9901", "port_value: 0")
-    boot = tmp_path / "proxy.yaml"
-    boot.write_text(text)
+    boot = proxy_bootstrap(tmp_path / "proxy.yaml", ports)
     listener_port = free_port()
     log_path = tmp_path / "envoy.log"
     with log_path.open("wb") as log:

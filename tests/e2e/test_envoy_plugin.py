@@ -8,12 +8,11 @@ from pathlib import Path
 import grpc
 import httpx
 import pytest
-import yaml
 
 from tc._proto.tc.v1 import intent_pb2
 from tests.component.conftest import start_controller
 from tests.e2e.test_xds_envoy import ENVOY, bootstrap, free_port
-from tests.support import ready, wait_until
+from tests.support import ready, wait_until, write_envoy_plugin
 
 pytestmark = pytest.mark.e2e
 
@@ -37,18 +36,7 @@ def web(name: str, backend_port: int, listener_port: int) -> intent_pb2.Intent:
 
 async def test_route_through_envoy_then_delete_gives_404(tmp_path: Path, backend: int) -> None:
     ports = [free_port(), free_port()]
-    plugins = tmp_path / "plugins.d"
-    plugins.mkdir()
-    (plugins / "envoy.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "name": "envoy",
-                "module": "tc.plugins.envoy",
-                "listen": [f"127.0.0.1:{p}" for p in ports],
-                "settings": {"listen_address": "127.0.0.1"},
-            }
-        )
-    )
+    write_envoy_plugin(tmp_path / "plugins.d", ports)
     r = await start_controller(tmp_path)
     listener_port = free_port()
     envoy: subprocess.Popen[bytes] | None = None

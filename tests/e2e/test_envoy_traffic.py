@@ -8,9 +8,7 @@ import asyncio
 import os
 import signal
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -18,35 +16,17 @@ import pytest
 from tc._proto.tc.v1 import intent_pb2, lifecycle_pb2, plugin_pb2
 from tests.component.conftest import Running
 from tests.e2e.conftest import Mesh
-from tests.support import ready, wait_until
+from tests.support import HttpBackend, ready, wait_until
 
 pytestmark = pytest.mark.e2e
 
 
-def _server(body: bytes) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    return ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-
-
 @pytest.fixture
 def versions() -> Iterator[dict[str, int]]:
-    servers = {name: _server(name.encode()) for name in ("v1", "v2")}
-    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers.values()]
-    for t in threads:
-        t.start()
-    yield {name: s.server_address[1] for name, s in servers.items()}
+    servers = {name: HttpBackend(name.encode()) for name in ("v1", "v2")}
+    yield {name: s.port for name, s in servers.items()}
     for s in servers.values():
-        s.shutdown()
-        s.server_close()
+        s.stop()
 
 
 def shop(listener_port: int, versions: dict[str, int], name: str = "shop") -> intent_pb2.Intent:

@@ -6,9 +6,7 @@ takes traffic again."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import grpc
 import httpx
@@ -20,7 +18,7 @@ from grpc_health.v1.health import aio as health_aio
 from tc._proto.tc.v1 import intent_pb2, lifecycle_pb2
 from tests.e2e.conftest import Mesh
 from tests.e2e.test_envoy_traffic import apply, get_body
-from tests.support import wait_until
+from tests.support import HttpBackend, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -31,34 +29,9 @@ THRESHOLD = 2
 DETECTION_DEADLINE = THRESHOLD * INTERVAL + 5
 
 
-class _Backend:
-    """An HTTP backend answering its name, which can stop and start again on its port."""
-
-    def __init__(self, name: str, port: int = 0) -> None:
-        body = name.encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self.send_response(200)
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.port: int = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def backends() -> Iterator[dict[str, _Backend]]:
-    running = {name: _Backend(name) for name in ("a", "b")}
+def backends() -> Iterator[dict[str, HttpBackend]]:
+    running = {name: HttpBackend(name.encode()) for name in ("a", "b")}
     yield running
     for backend in running.values():
         backend.stop()
@@ -119,7 +92,7 @@ async def healthy_condition(mesh: Mesh) -> intent_pb2.Condition | None:
 
 
 async def test_a_stopped_http_backend_leaves_traffic_and_comes_back(
-    mesh: Mesh, backends: dict[str, _Backend]
+    mesh: Mesh, backends: dict[str, HttpBackend]
 ) -> None:
     ports = {name: b.port for name, b in backends.items()}
     await apply(
@@ -166,7 +139,7 @@ async def test_a_stopped_http_backend_leaves_traffic_and_comes_back(
             f"failed or misrouted: {[b for b in bodies if b != 'a'][:5]}"
         )
 
-        backends["b"] = _Backend("b", ports["b"])
+        backends["b"] = HttpBackend(b"b", ports["b"])
         await wait_until(
             lambda: _is(health_of(mesh, ports["b"]), lifecycle_pb2.ENDPOINT_HEALTH_HEALTHY),
             timeout=DETECTION_DEADLINE,
