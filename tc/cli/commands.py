@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable, Iterator
+from typing import Protocol, TypeVar
 
 import grpc
 
@@ -135,17 +137,18 @@ def _get_microservices(args: argparse.Namespace, services: list[str]) -> int:
     found: list[lifecycle_pb2.Microservice] = []
     with _client(args) as client:
         for service in services or [""]:
-            token = ""
-            while True:
-                response = client.call(
+
+            def fetch(
+                token: str, service: str = service
+            ) -> lifecycle_pb2.ListMicroservicesResponse:
+                return client.call(
                     client.lifecycle.ListMicroservices,
                     lifecycle_pb2.ListMicroservicesRequest(service=service, page_token=token),
                     "microservices",
                 )
-                found.extend(response.microservices)
-                token = response.next_page_token
-                if not token:
-                    break
+
+            for page in follow_pages(fetch, "microservices"):
+                found.extend(page.microservices)
     if args.output != "table":
         data = [output.message_to_dict(m) for m in found]
         sys.stdout.write(output.dump(data, args.output))
@@ -156,26 +159,42 @@ def _get_microservices(args: argparse.Namespace, services: list[str]) -> int:
     return EXIT_OK
 
 
-def list_intents(client: ControllerClient, selector: str) -> list[intent_pb2.Intent]:
-    """Every intent matching `selector`, following next_page_token to the last page."""
-    intents: list[intent_pb2.Intent] = []
+class _Page(Protocol):
+    @property
+    def next_page_token(self) -> str: ...
+
+
+P = TypeVar("P", bound=_Page)
+
+
+def follow_pages(fetch: Callable[[str], P], what: str) -> Iterator[P]:
+    """Every page `fetch(page_token)` answers, from the first to the last."""
     token = ""
     seen: set[str] = set()
     while True:
-        response = client.call(
+        page = fetch(token)
+        yield page
+        token = page.next_page_token
+        if not token:
+            return
+        # A server handing out a token twice would otherwise keep tcctl paging forever.
+        if token in seen:
+            raise CliError(f"{what}: the controller repeated a page token")
+        seen.add(token)
+
+
+def list_intents(client: ControllerClient, selector: str) -> list[intent_pb2.Intent]:
+    """Every intent matching `selector`, following next_page_token to the last page."""
+
+    def fetch(token: str) -> intent_pb2.ListIntentsResponse:
+        return client.call(
             client.intents.ListIntents,
             # page_size 0: the server's default page, sized to its message limits.
             intent_pb2.ListIntentsRequest(page_token=token, label_selector=selector),
             "list intents",
         )
-        intents.extend(response.intents)
-        token = response.next_page_token
-        if not token:
-            return intents
-        # A server handing out a token twice would otherwise keep tcctl paging forever.
-        if token in seen:
-            raise CliError("list intents: the controller repeated a page token")
-        seen.add(token)
+
+    return [i for page in follow_pages(fetch, "list intents") for i in page.intents]
 
 
 def parse_selector(text: str) -> str:
