@@ -115,10 +115,15 @@ class Controller:
 
     def _on_service(self, name: str, record: IntentRecord | None) -> None:
         """The reconciler's mirror saw service intent `name` change: check what it lists."""
+        pb = records.for_plugin(record) if record is not None else None
+        if pb is not None and not pb.service.HasField("health_check"):
+            if not self.heartbeats.follows(name):
+                return  # nothing to check now or before: no IR conversion (start-up: all)
+            pb = None
         model = None
-        if record is not None:
+        if pb is not None:
             try:
-                model = convert.intent_from_proto(records.for_plugin(record))
+                model = convert.intent_from_proto(pb)
             except ir.InvalidIntentError as exc:  # stored intents were valid when stored
                 log.warning("not checking %s: %s", name, exc, extra={"intent": name})
         if self.heartbeats.set_service(name, model):

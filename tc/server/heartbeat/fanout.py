@@ -38,8 +38,9 @@ EVENT_OF = {Health.UNHEALTHY: "microservice.down", Health.HEALTHY: "microservice
 def service_health(
     monitor: HeartbeatMonitor, names: Iterable[str]
 ) -> list[plugin_pb2.ServiceHealth]:
-    """The health plugins get for `names`: every service the monitor checks among them,
-    also one whose endpoints are all Unknown (that, too, replaces older knowledge)."""
+    """The health plugins get for `names`: every service among them whose health has ever
+    changed, also one whose endpoints are now all Unknown or gone (that, too, replaces older
+    knowledge); a service never judged has nothing to send."""
     out = []
     for name in sorted(set(names)):
         if name not in monitor.revisions:

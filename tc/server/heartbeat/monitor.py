@@ -144,9 +144,13 @@ class HeartbeatMonitor:
         else:
             self._services.pop(name, None)
         changed = any(w.state.health is not Health.UNKNOWN for w in gone)
-        if changed or not fresh:
+        if changed:
             self._bump(name)
         return changed
+
+    def follows(self, name: str) -> bool:
+        """Whether service intent `name` has endpoints checked now."""
+        return name in self._services
 
     def _use_probe(self, target: Target) -> None:
         key = (target.address, target.probe_port)
