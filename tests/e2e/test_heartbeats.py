@@ -86,6 +86,16 @@ async def eds_status(mesh: Mesh, port: int) -> str:
     return "absent"
 
 
+async def marked_down(mesh: Mesh, port: int) -> None:
+    """The monitor reports the endpoint on `port` unhealthy in time, and Envoy has it so."""
+    await wait_until(
+        lambda: _is(health_of(mesh, port), lifecycle_pb2.ENDPOINT_HEALTH_UNHEALTHY),
+        timeout=DETECTION_DEADLINE,
+        what=f"endpoint :{port} marked unhealthy",
+    )
+    await wait_until(lambda: _is(eds_status(mesh, port), "UNHEALTHY"), what="UNHEALTHY in EDS")
+
+
 async def healthy_condition(mesh: Mesh) -> intent_pb2.Condition | None:
     got = await mesh.r.intents.GetIntent(intent_pb2.GetIntentRequest(name="shop"))
     return next((c for c in got.intent.status.conditions if c.type == "Healthy"), None)
@@ -121,14 +131,7 @@ async def test_a_stopped_http_backend_leaves_traffic_and_comes_back(
             )
 
         backends["b"].stop()
-        await wait_until(
-            lambda: _is(health_of(mesh, ports["b"]), lifecycle_pb2.ENDPOINT_HEALTH_UNHEALTHY),
-            timeout=DETECTION_DEADLINE,
-            what="b marked unhealthy",
-        )
-        await wait_until(
-            lambda: _is(eds_status(mesh, ports["b"]), "UNHEALTHY"), what="b UNHEALTHY in EDS"
-        )
+        await marked_down(mesh, ports["b"])
         condition = await healthy_condition(mesh)
         assert condition is not None
         assert condition.status == intent_pb2.CONDITION_STATUS_FALSE, condition
@@ -206,14 +209,7 @@ async def test_a_grpc_backend_not_serving_leaves_traffic_and_comes_back(mesh: Me
 
             await wait_until(both_answer, timeout=30, what="both gRPC backends through Envoy")
             await started["b"][1].set("shop", health_pb2.HealthCheckResponse.NOT_SERVING)
-            await wait_until(
-                lambda: _is(health_of(mesh, ports["b"]), lifecycle_pb2.ENDPOINT_HEALTH_UNHEALTHY),
-                timeout=DETECTION_DEADLINE,
-                what="b marked unhealthy",
-            )
-            await wait_until(
-                lambda: _is(eds_status(mesh, ports["b"]), "UNHEALTHY"), what="b UNHEALTHY in EDS"
-            )
+            await marked_down(mesh, ports["b"])
             listed = await mesh.r.lifecycle.ListMicroservices(
                 lifecycle_pb2.ListMicroservicesRequest(service="shop")
             )
