@@ -39,7 +39,6 @@ from tc.plugins.sdk import (
     programmed,
     programmed_false,
 )
-from tc.plugins.sdk.endpoint_health import HealthBook
 from tc.plugins.sdk.render_groups import errors_text
 
 log = logging.getLogger(__name__)
@@ -73,7 +72,6 @@ class DnsPlugin(Plugin):
         self._held: dict[str, intent_pb2.Intent] = {}
         self._last_sync_id = ""
         self._last_plan: Plan | None = None
-        self._health = HealthBook()
         self._lock = asyncio.Lock()
 
     async def start(self) -> None:
@@ -110,7 +108,7 @@ class DnsPlugin(Plugin):
                 model,
                 zones=self._settings.zones,
                 min_ttl=self._settings.min_ttl,
-                endpoint_health=self._health.of(pb.name),
+                endpoint_health=self.endpoint_health.of(pb.name),
                 affix=self._settings.ownership_affix,
             )
             if errors:
@@ -119,11 +117,6 @@ class DnsPlugin(Plugin):
             models[pb.name] = model
             wanted[pb.name] = records
         return models, wanted, problems
-
-    def note_endpoint_health(
-        self, services: Sequence[plugin_pb2.ServiceHealth], *, replace_all: bool
-    ) -> None:
-        self._health.note(services, replace_all=replace_all)
 
     async def set_endpoint_health(
         self, services: Sequence[plugin_pb2.ServiceHealth], intents: Sequence[intent_pb2.Intent]

@@ -37,7 +37,6 @@ from tc.plugins.sdk import (
     programmed,
     programmed_false,
 )
-from tc.plugins.sdk.endpoint_health import HealthBook
 from tc.plugins.sdk.render_groups import Known, RenderGroups, errors_text
 
 
@@ -76,7 +75,6 @@ class EnvoyPlugin(Plugin):
         self._conflicts: dict[str, list[str]] = {}
         self._held: dict[str, intent_pb2.Intent] = {}
         self._last_sync_id = ""
-        self._health = HealthBook()
         self._lock = asyncio.Lock()
 
     def add_services(self, server: grpc.aio.Server) -> list[str]:
@@ -113,7 +111,7 @@ class EnvoyPlugin(Plugin):
         ):
             return False
         workloads = [w.model for w in group[1:] if w.model is not None]
-        health = eds_health(known.model.spec, self._health.of(service))
+        health = eds_health(known.model.spec, self.endpoint_health.of(service))
         self._parts[service] = render_service(known.model, workloads, endpoint_health=health)
         self._rendered_from[service] = group
         self._note_dirty(service)
@@ -264,10 +262,12 @@ class EnvoyPlugin(Plugin):
 
     def note_endpoint_health(
         self, services: Sequence[plugin_pb2.ServiceHealth], *, replace_all: bool
-    ) -> None:
-        for service in self._health.note(services, replace_all=replace_all):
+    ) -> set[str]:
+        changed = super().note_endpoint_health(services, replace_all=replace_all)
+        for service in changed:
             # Rendered with other health: the next render must not be skipped as unchanged.
             self._rendered_from.pop(service, None)
+        return changed
 
     async def set_endpoint_health(
         self, services: Sequence[plugin_pb2.ServiceHealth], intents: Sequence[intent_pb2.Intent]

@@ -18,7 +18,6 @@ from tc.plugins.sdk import (
     applied_intents,
     programmed,
 )
-from tc.plugins.sdk.endpoint_health import HealthBook
 
 _KINDS: dict[str, plugin_pb2.IntentKind] = {
     "service": plugin_pb2.INTENT_KIND_SERVICE,
@@ -52,7 +51,6 @@ class RecorderPlugin(Plugin):
             fanout_mode=_MODES[fanout],
             endpoint_health=bool(settings.get("endpoint_health", False)),
         )
-        self._health = HealthBook()
         self._held: dict[str, intent_pb2.Intent] = {}
         self._last_sync_id = ""
         # What the last Apply was given as references, so operators and tests can see what
@@ -119,11 +117,6 @@ class RecorderPlugin(Plugin):
             self._flush()
             return results, pruned
 
-    def note_endpoint_health(
-        self, services: Sequence[plugin_pb2.ServiceHealth], *, replace_all: bool
-    ) -> None:
-        self._health.note(services, replace_all=replace_all)
-
     async def set_endpoint_health(
         self, services: Sequence[plugin_pb2.ServiceHealth], intents: Sequence[intent_pb2.Intent]
     ) -> list[plugin_pb2.IntentResult]:
@@ -137,7 +130,7 @@ class RecorderPlugin(Plugin):
                 "last_references": ",".join(self._last_references),
             }
             for name in sorted(self._held):
-                known = self._health.of(name)
+                known = self.endpoint_health.of(name)
                 if known:
                     details[f"health.{name}"] = ",".join(
                         f"{a}:{p}={'up' if up else 'down'}" for (a, p), up in sorted(known.items())

@@ -14,6 +14,7 @@ from typing import Any
 import grpc
 
 from tc._proto.tc.v1 import intent_pb2, plugin_pb2
+from tc.plugins.sdk.endpoint_health import HealthBook
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,8 @@ class Plugin(abc.ABC):
     def __init__(self, settings: dict[str, Any], instance_id: str) -> None:
         self.settings = settings
         self.instance_id = instance_id
+        self.endpoint_health = HealthBook()
+        """What the controller said of endpoint health (plugins declaring it render with it)."""
 
     def add_services(self, server: grpc.aio.Server) -> list[str]:
         """Optional hook: services the plugin serves beside PluginService on the same port
@@ -104,12 +107,14 @@ class Plugin(abc.ABC):
     @abc.abstractmethod
     async def get_state(self) -> PluginState: ...
 
-    def note_endpoint_health(  # noqa: B027 - optional hook
+    def note_endpoint_health(
         self, services: Sequence[plugin_pb2.ServiceHealth], *, replace_all: bool
-    ) -> None:
-        """Optional hook (plugins declaring `endpoint_health`): called with the health an
-        Apply or Sync carries, just before apply() or sync(); keep it (a HealthBook) and
-        render with it. `replace_all` for a Sync: `services` is the whole known set."""
+    ) -> set[str]:
+        """Called with the health an Apply or Sync carries, just before apply() or sync();
+        keeps it in `endpoint_health` and returns the services whose health changed.
+        `replace_all` for a Sync: `services` is the whole known set. Override to also drop
+        what was rendered with older health (call this first)."""
+        return self.endpoint_health.note(services, replace_all=replace_all)
 
     async def set_endpoint_health(
         self, services: Sequence[plugin_pb2.ServiceHealth], intents: Sequence[intent_pb2.Intent]
