@@ -213,9 +213,6 @@ class HeartbeatMonitor:
             if w.state.health is not Health.UNKNOWN
         }
 
-    def services(self) -> list[str]:
-        return sorted(self._services)
-
     def counts(self, service: str) -> dict[Health, int] | None:
         by_key = self._services.get(service)
         if by_key is None:
