@@ -509,3 +509,82 @@ async def test_delta_sends_scopes_as_a_wildcard_type(xds: Xds, clients: list[Cli
     assert [r.name for r in response.resources] == ["s3"]
     assert list(response.removed_resources) == ["s1"]
     assert response.system_version_info == after.version(SCOPED_ROUTE)
+
+
+def acked(xds: Xds, type_url: str) -> str | None:
+    proxy = xds.registry.get(NODE)
+    assert proxy is not None
+    return proxy.acked.get(type_url)
+
+
+def with_other_route(cluster: str) -> Resources:
+    """resources() with the route configuration "other" sending to `cluster`."""
+    out = resources(extra=("api",))
+    out[ROUTE]["other"] = route_config("other", cluster)
+    return out
+
+
+async def test_delta_client_holds_a_version_whose_changes_it_does_not_subscribe_to(
+    xds: Xds, clients: list[Client]
+) -> None:
+    """An Envoy with on-demand route configurations subscribes to a few of them: a change
+    to another is not sent, and the proxy holds the new version as much as one sent it
+    (else "programmed on N/M proxies" would wait for it forever)."""
+    xds.publish(with_other_route("web"))
+    client = open_client(xds, clients, delta=True)
+    client.send(type_url=ROUTE, resource_names_subscribe=["routes"])
+    response = await client.recv(ROUTE)
+    assert names(response) == ["routes"]
+    client.ack(response)
+    await client.expect_silence()
+    changed = xds.publish(with_other_route("api"))
+    await client.expect_silence()
+    assert acked(xds, ROUTE) == changed.version(ROUTE)
+    # A change to what it subscribes to is held once ACKed, not before.
+    again = with_other_route("api")
+    again[ROUTE]["routes"] = route_config("routes", "api")
+    latest = xds.publish(again)
+    response = await client.recv(ROUTE)
+    assert names(response) == ["routes"]
+    assert acked(xds, ROUTE) == changed.version(ROUTE)
+    client.ack(response)
+    await client.expect_silence()
+    assert acked(xds, ROUTE) == latest.version(ROUTE)
+
+
+async def test_delta_client_that_rejected_a_type_holds_no_later_version_of_it(
+    xds: Xds, clients: list[Client]
+) -> None:
+    xds.publish(with_other_route("web"))
+    client = open_client(xds, clients, delta=True)
+    client.send(type_url=ROUTE, resource_names_subscribe=["routes"])
+    first = await client.recv(ROUTE)
+    client.ack(first)
+    await client.expect_silence()
+    bad = with_other_route("web")
+    bad[ROUTE]["routes"] = route_config("routes", "api")
+    xds.publish(bad)
+    client.nack(await client.recv(ROUTE), "rejected")
+    await client.expect_silence()
+    # A change it does not subscribe to: nothing sent, and it still holds the old version.
+    unrelated = bad.copy()
+    unrelated[ROUTE] = {**bad[ROUTE], "other": route_config("other", "api")}
+    latest = xds.publish(unrelated)
+    await client.expect_silence()
+    assert acked(xds, ROUTE) == first.system_version_info != latest.version(ROUTE)
+
+
+async def test_delta_route_subscribed_on_demand_is_sent_alone(
+    xds: Xds, clients: list[Client]
+) -> None:
+    xds.publish(with_other_route("web"))
+    client = open_client(xds, clients, delta=True)
+    client.send(type_url=ROUTE, resource_names_subscribe=["routes"])
+    client.ack(await client.recv(ROUTE))
+    await client.expect_silence()
+    client.send(type_url=ROUTE, resource_names_subscribe=["other"])
+    response = await client.recv(ROUTE)
+    assert names(response) == ["other"]
+    client.ack(response)
+    await client.expect_silence()
+    assert acked(xds, ROUTE) == xds.cache.snapshot.version(ROUTE)  # type: ignore[union-attr]

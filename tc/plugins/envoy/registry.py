@@ -20,8 +20,9 @@ class Nack(NamedTuple):
 
 @dataclass
 class ProxyStatus:
-    """One proxy (by node id). `last_nack[type_url]` is the rejection still in force: it is
-    dropped once the proxy ACKs a later version of that type."""
+    """One proxy (by node id). `acked[type_url]` is the version of the type the proxy is
+    known to hold; `last_nack[type_url]` is the rejection still in force: it is dropped
+    once the proxy holds another version of that type."""
 
     node_id: str
     connected_since: float
@@ -65,11 +66,15 @@ class ProxyRegistry:
         self._touch()
 
     def ack(self, node_id: str, type_url: str, version: str) -> None:
+        """The proxy holds `version` of the type: it ACKed it, or (delta) it ACKed all it
+        was sent and nothing it subscribes to changed since."""
         status = self._proxies.get(node_id)
         if status is None:
             return
-        status.acked[type_url] = version
         nack = status.last_nack.get(type_url)
+        if status.acked.get(type_url) == version and (nack is None or nack.version == version):
+            return  # nothing new for whoever waits
+        status.acked[type_url] = version
         if nack is not None and nack.version != version:
             del status.last_nack[type_url]
         self._touch()

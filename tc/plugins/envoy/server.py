@@ -18,6 +18,11 @@ Protocol choices, each for a reason Envoy gives:
 - SotW requests whose nonce is not the latest sent for their type are stale and ignored;
   delta requests always update the subscription (they are deltas) and only their ACK/NACK
   part is subject to the nonce.
+- A delta client that ACKed everything it was sent holds a new type version when nothing
+  it subscribes to changed, though it was sent nothing: the registry hears so. An Envoy
+  with on-demand route configurations subscribes to a few of them and would otherwise
+  never count as up to date. A name subscribed to later is answered alone, without a scan
+  of the whole type.
 """
 
 from __future__ import annotations
@@ -205,14 +210,26 @@ class _DeltaType:
     known: dict[str, str]
     wildcard: bool = False
     names: set[str] = field(default_factory=set)
+    # Names to send even if `known` says the client has them at their version: the CLAs
+    # of clusters just sent (they warm until they get one), and names newly subscribed to.
     force: set[str] = field(default_factory=set)
     answered: bool = False
     nonce: str = ""
     nonce_version: str = ""
+    # Whether the client ACKed the latest response (`nonce`).
+    acked: bool = False
     # The type version `known` was last brought up to date with, while nothing since
-    # (a subscription change, a forced resource) asks to look again: lets the many
-    # requests that change nothing (ACKs) skip a scan of every resource of the type.
+    # (a change of wildcard, a forced resource) asks to look at every resource again: lets
+    # the many requests that change nothing (ACKs) skip a scan of every resource of the type.
     synced: str | None = None
+
+    def in_step(self) -> str | None:
+        """The type version this client holds everything it subscribes to at: the one
+        `known` was brought up to date with, once the client ACKed what that took. None
+        while something is on its way, was rejected, or is still to be sent."""
+        if self.acked and self.synced is not None and not self.force:
+            return self.synced
+        return None
 
 
 class _DeltaStream:
@@ -231,26 +248,37 @@ class _DeltaStream:
         subscribe = set(request.resource_names_subscribe)
         unsubscribe = set(request.resource_names_unsubscribe)
         state = self._types.get(type_url)
+        first = state is None
         if state is None:
             state = self._types[type_url] = _DeltaType(dict(request.initial_resource_versions))
             # Legacy wildcard: a first request naming nothing for a type asked for as a whole.
             state.wildcard = not subscribe and type_url in _WILDCARD_TYPES
-        if subscribe or unsubscribe:
-            state.synced = None
+        if "*" in subscribe or "*" in unsubscribe:
+            state.synced = None  # the whole type is in or out of scope: look at all of it
         if "*" in subscribe:
             state.wildcard = True
         if "*" in unsubscribe:
             state.wildcard = False
-        state.names |= subscribe - {"*"}
+        named = subscribe - {"*"}
+        state.names |= named
         state.names -= unsubscribe
+        if not first:
+            # A name subscribed to later is sent whatever `known` says, and alone: an
+            # on-demand route configuration is asked for by name at its first request,
+            # which must not cost a scan of every route configuration. (A first request is
+            # answered from a scan, against the versions the client says it holds.)
+            state.force |= named - unsubscribe
         for name in unsubscribe:
             # An unsubscribed resource is forgotten by the client without a removal notice.
             state.known.pop(name, None)
+            state.force.discard(name)
         if request.response_nonce and request.response_nonce == state.nonce:
             if request.HasField("error_detail"):
+                state.acked = False
                 self._proxy.nack(type_url, state.nonce_version, request.error_detail.message)
             else:
-                self._proxy.ack(type_url, state.nonce_version)
+                state.acked = True
+                self._proxy.ack(type_url, state.in_step() or state.nonce_version)
 
     def push(self, snapshot: Snapshot) -> list[Any]:
         responses = []
@@ -263,13 +291,14 @@ class _DeltaStream:
             in_scope: Callable[[str], bool] = (
                 (lambda _name: True) if state.wildcard else state.names.__contains__
             )
-            if state.synced is not None and state.synced == snapshot.previous_versions.get(
+            candidates: Iterable[str]
+            if state.synced == version:
+                candidates = state.force  # in step but for names asked for since
+            elif state.synced is not None and state.synced == snapshot.previous_versions.get(
                 type_url
             ):
                 # In step with the snapshot before: only what changed since can differ.
-                candidates: Iterable[str] = (
-                    snapshot.changed.get(type_url, frozenset()) | state.force
-                )
+                candidates = snapshot.changed.get(type_url, frozenset()) | state.force
             else:
                 candidates = state.known.keys() | entries.keys() | state.force
             changed = sorted(
@@ -286,8 +315,15 @@ class _DeltaStream:
             )
             state.synced = version
             if not changed and not removed and state.answered:
+                # Nothing this client subscribes to changed: when it ACKed everything
+                # before, it holds the new version too, though it was sent nothing (an
+                # Envoy with on-demand route configurations subscribes to a few of them).
+                state.force.clear()
+                if (held := state.in_step()) is not None:
+                    self._proxy.ack(type_url, held)
                 continue
             state.nonce, state.nonce_version = self._nonces.next(), version
+            state.acked = False
             responses.append(
                 discovery_pb2.DeltaDiscoveryResponse(
                     system_version_info=version,
