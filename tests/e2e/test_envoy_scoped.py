@@ -98,8 +98,13 @@ async def test_a_service_is_reached_through_its_scope(mesh: Mesh, echoes: dict[s
 
     await wait_until(answers, timeout=30, what="alpha through its scope")
     await wait_until(lambda: mesh.r.ready("alpha"), timeout=30, what="alpha Ready")
-    scopes = await admin_stat(mesh, f"http.http_{port}.scoped_rds.scopes_{port}.active_scopes")
-    assert scopes == 2  # alpha.example.com and alpha.default.svc.cluster.local
+    stats = f"http.http_{port}.scoped_rds.scopes_{port}"
+    # alpha.example.com and alpha.default.svc.cluster.local, fetched on demand: the one
+    # route configuration both scopes name was loaded by the first request.
+    assert await admin_stat(mesh, f"{stats}.all_scopes") == 2
+    assert await admin_stat(mesh, f"{stats}.on_demand_scopes") == 2
+    assert await admin_stat(mesh, f"{stats}.active_scopes") == 1
+    assert await get(port, "alpha.default.svc.cluster.local") == "alpha -"
     # The Host with its port picks the same scope; the header set for the key never
     # reaches the backend, and a client sending it cannot pick another port's scope.
     assert await get(port, f"alpha.example.com:{port}") == "alpha -"
@@ -147,3 +152,20 @@ async def test_the_same_host_on_two_ports_reaches_each_ports_service(
     await apply(mesh.r, web("late", "late.example.com", first, echoes["gamma"]))
     await wait_until(lambda: get(first, "late.example.com"), timeout=30, what="a new service after")
     await wait_until(lambda: mesh.r.ready("late"), timeout=30, what="late Ready")
+
+
+async def test_a_proxy_is_programmed_before_it_fetches_a_route_on_demand(
+    mesh: Mesh, echoes: dict[str, int]
+) -> None:
+    """The proxy subscribes to a service's route configuration at its first request: the
+    service is Ready (programmed on every proxy) before that, and the request is answered."""
+    port = mesh.listener_port
+    await apply(mesh.r, web("alpha", "alpha.example.com", port, echoes["alpha"]))
+    await wait_until(lambda: get(port, "alpha.example.com"), timeout=30, what="alpha answers")
+    await apply(mesh.r, web("beta", "beta.example.com", port, echoes["beta"]))
+    await wait_until(lambda: mesh.r.ready("beta"), timeout=30, what="beta Ready")
+    stats = f"http.http_{port}.scoped_rds.scopes_{port}"
+    assert await admin_stat(mesh, f"{stats}.all_scopes") == 4
+    assert await admin_stat(mesh, f"{stats}.active_scopes") == 1  # beta's route not fetched
+    assert await get(port, "beta.example.com") == "beta -"  # the first request fetches it
+    assert await admin_stat(mesh, f"{stats}.active_scopes") == 2

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from tc import ir
 from tc.plugins.envoy.assembly import Assembly, assemble_report
 from tc.plugins.envoy.cache import Snapshot
-from tc.plugins.envoy.listeners import tcp_listener
+from tc.plugins.envoy.listeners import DEFAULT_LAYOUT, tcp_listener
 from tc.plugins.envoy.render import ServiceParts, TcpRoute, render_service
 from tc.plugins.envoy.resources import (
     CLUSTER,
@@ -140,7 +140,7 @@ def reference(parts: Mapping[str, ServiceParts]) -> tuple[dict[str, Any], dict[s
                 routes.append(route)
     tcp = {}
     for number, routes in tcp_ports.items():
-        listener = tcp_listener(number, "0.0.0.0", [(r.server_names, r.proxy) for r in routes])
+        listener = tcp_listener(number, DEFAULT_LAYOUT, [(r.server_names, r.proxy) for r in routes])
         if listener.filter_chains:
             tcp[listener.name] = listener
     outcome = {

@@ -5,6 +5,11 @@ from __future__ import annotations
 import pytest
 from envoy.config.core.v3 import health_check_pb2
 from envoy.config.endpoint.v3 import endpoint_pb2
+from envoy.config.listener.v3.listener_pb2 import Listener
+from envoy.config.route.v3.scoped_route_pb2 import ScopedRouteConfiguration
+from envoy.extensions.filters.network.http_connection_manager.v3 import (
+    http_connection_manager_pb2 as hcm,
+)
 
 from tc._proto.tc.v1 import intent_pb2, plugin_pb2
 from tc.plugins.envoy.cache import InconsistentSnapshot, SnapshotCache
@@ -181,6 +186,30 @@ async def test_scoped_routes_can_be_turned_off() -> None:
     assert set(plain.cache.snapshot.of_type(ROUTE)) == {"route_8080"}
 
 
-def test_scoped_routes_must_be_a_bool() -> None:
-    with pytest.raises(ValueError, match="scoped_routes"):
-        EnvoyPlugin({"scoped_routes": "no"}, "envoy-0")
+@pytest.mark.parametrize("on_demand", [True, False])
+async def test_on_demand_routes_setting(on_demand: bool) -> None:
+    settings: dict[str, object] = {"ack_wait_seconds": 0}
+    if not on_demand:
+        settings["on_demand_routes"] = False
+    plugin = EnvoyPlugin(settings, "envoy-0")
+    await plugin.start()
+    await plugin.apply([web(1)], [])
+    assert plugin.cache.snapshot is not None
+    scopes = plugin.cache.snapshot.of_type(SCOPED_ROUTE).values()
+    decoded = [ScopedRouteConfiguration.FromString(e.value) for e in scopes]
+    assert decoded and all(s.on_demand is on_demand for s in decoded)
+    listener = Listener.FromString(
+        next(iter(plugin.cache.snapshot.of_type(LISTENER).values())).value
+    )
+    manager = hcm.HttpConnectionManager()
+    listener.filter_chains[0].filters[0].typed_config.Unpack(manager)
+    filters = [f.name for f in manager.http_filters]
+    assert filters == (["envoy.filters.http.on_demand"] if on_demand else []) + [
+        "envoy.filters.http.router"
+    ]
+
+
+@pytest.mark.parametrize("setting", ["scoped_routes", "on_demand_routes"])
+def test_layout_flags_must_be_bools(setting: str) -> None:
+    with pytest.raises(ValueError, match=setting):
+        EnvoyPlugin({setting: "no"}, "envoy-0")

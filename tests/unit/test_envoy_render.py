@@ -14,6 +14,7 @@ from envoy.extensions.filters.network.http_connection_manager.v3 import (
 
 from tc import ir
 from tc.plugins.envoy.assembly import assemble, assemble_report
+from tc.plugins.envoy.listeners import Layout
 from tc.plugins.envoy.render import render_service
 from tc.plugins.envoy.resources import (
     CLUSTER,
@@ -172,7 +173,7 @@ def domains_of(resources: Resources, route: str) -> list[list[str]]:
 def test_services_share_a_port() -> None:
     first = render_service(service("alpha", hosts=("shared.example.com",)), [])
     second = render_service(service("beta", hosts=("shared.example.com", "beta.example.com")), [])
-    resources = assemble({"beta": second, "alpha": first}, listen_address="127.0.0.1")
+    resources = assemble({"beta": second, "alpha": first}, Layout(listen_address="127.0.0.1"))
     consistent(resources)
     assert list(resources[LISTENER]) == ["listener_8080"]
     assert manager_of(resources, 8080).HasField("scoped_routes")

@@ -33,6 +33,8 @@ from envoy.config.route.v3.route_components_pb2 import VirtualHost
 from google.protobuf.message import Message
 
 from tc.plugins.envoy.listeners import (
+    DEFAULT_LAYOUT,
+    Layout,
     http_listener,
     route_configuration,
     scope,
@@ -69,17 +71,17 @@ class Assembled:
     """By service intent name: each part it lost to a service earlier in name order."""
 
 
-def assemble(parts: Mapping[str, ServiceParts], *, listen_address: str = "0.0.0.0") -> Resources:
+def assemble(parts: Mapping[str, ServiceParts], layout: Layout = DEFAULT_LAYOUT) -> Resources:
     """The resources of every service (see assemble_report), without the conflicts."""
-    return assemble_report(parts, listen_address=listen_address).resources
+    return assemble_report(parts, layout).resources
 
 
 def assemble_report(
-    parts: Mapping[str, ServiceParts], *, listen_address: str = "0.0.0.0"
+    parts: Mapping[str, ServiceParts], layout: Layout = DEFAULT_LAYOUT
 ) -> Assembled:
     """The resources of every service in `parts` (by service intent name), by type URL then
     name, names sorted, and the conflicts (module docstring)."""
-    assembly = Assembly(listen_address=listen_address)
+    assembly = Assembly(layout)
     assembly.update(parts)
     return Assembled(assembly.resources(), dict(sorted(assembly.conflicts.items())))
 
@@ -325,10 +327,9 @@ class _Port:
     """One port: its kind (HTTP or TCP, the first service's), the services holding it and
     the resources they make of it."""
 
-    def __init__(self, number: int, listen_address: str, out: _Output, *, scoped: bool) -> None:
+    def __init__(self, number: int, layout: Layout, out: _Output) -> None:
         self.number = number
-        self._listen_address = listen_address
-        self._may_scope = scoped
+        self._layout = layout
         self._out = out
         self._members: dict[str, bool] = {}
         """Services that are in with this port -> whether they want it for HTTP."""
@@ -419,10 +420,10 @@ class _Port:
         return redone
 
     def _emit_http(self, redone: set[str]) -> None:
-        scoped = self._may_scope and not self._http.unscopable
+        scoped = self._layout.scoped_routes and not self._http.unscopable
         if scoped is not self._scoped or self._listener is None:
             self._scoped = scoped
-            self._listener = http_listener(self.number, self._listen_address, scoped=scoped)
+            self._listener = http_listener(self.number, self._layout, scoped=scoped)
             self._out.put(LISTENER, listener_name(self.number), self._listener)
             redone = set(self._emitted) | set(self._http.accepted)
         if not scoped:
@@ -454,7 +455,11 @@ class _Port:
     def _emit_scoped(self, service: str) -> None:
         vhost = self._http.accepted[service]
         config = service_route_configuration(self.number, vhost)
-        scopes = [scope(self.number, host, config.name) for host in _bare_hosts(vhost, self.number)]
+        on_demand = self._layout.on_demand_routes
+        scopes = [
+            scope(self.number, host, config.name, on_demand=on_demand)
+            for host in _bare_hosts(vhost, self.number)
+        ]
         emitted = _Emitted(vhost, config, {s.name: s for s in scopes})
         self._emitted[service] = emitted
         self._out.put(ROUTE, config.name, config)
@@ -485,7 +490,7 @@ class _Port:
                 else:
                     owners[key] = service
             chains.append((route.server_names, route.proxy))
-        listener = tcp_listener(self.number, self._listen_address, chains)
+        listener = tcp_listener(self.number, self._layout, chains)
         if listener.filter_chains:
             self._out.put(LISTENER, listener.name, listener)
         else:
@@ -501,9 +506,8 @@ class Assembly:
     the whole of it. Parts handed in must not be mutated afterwards.
     """
 
-    def __init__(self, *, listen_address: str = "0.0.0.0", scoped_routes: bool = True) -> None:
-        self._listen_address = listen_address
-        self._scoped_routes = scoped_routes
+    def __init__(self, layout: Layout = DEFAULT_LAYOUT) -> None:
+        self._layout = layout
         self._parts: dict[str, ServiceParts] = {}
         self._out = _Output()
         self._clusters = _Clusters()
@@ -567,9 +571,7 @@ class Assembly:
     def _port(self, number: int) -> _Port:
         port = self._ports.get(number)
         if port is None:
-            port = self._ports[number] = _Port(
-                number, self._listen_address, self._out, scoped=self._scoped_routes
-            )
+            port = self._ports[number] = _Port(number, self._layout, self._out)
         return port
 
     def _refresh_conflicts(self, name: str) -> None:

@@ -25,6 +25,16 @@ route), which the e2e tests confirm with a real Envoy. Each per-service route co
 removes the header again, so upstreams never see it. A request whose key matches no scope
 gets Envoy's 404, as an unknown Host does with one route configuration.
 
+On demand (the default of the scoped layout, `Layout.on_demand_routes`). A new proxy given
+every service's route configuration up front spends most of its start creating them
+(docs/benchmarks.md), though it may never route to most of those services. Scopes are sent
+`on_demand`, and the listener's `envoy.filters.http.on_demand` filter, before the router,
+holds a request whose scope has no route configuration yet while the proxy subscribes to
+it over ADS, then routes it: a service costs a proxy its scopes until its first request,
+which waits one round trip to the control plane. The ADS server counts such a proxy as
+holding the latest route configurations when none it subscribes to changed (server.py),
+so "programmed on N/M proxies" still says whether every proxy would route the change.
+
 Scope keys match byte for byte, where Envoy's virtual host domains match Host regardless
 of case: a client sending "Shop.Example.com" reaches its service in the plain layout and
 gets a 404 in the scoped one. Render emits lower-case hosts only (the IR requires them), so
@@ -41,11 +51,13 @@ as on any listener change.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from envoy.config.common.mutation_rules.v3 import mutation_rules_pb2
 from envoy.config.core.v3 import address_pb2, base_pb2, extension_pb2
 from envoy.config.listener.v3 import listener_components_pb2, listener_pb2
 from envoy.config.route.v3 import route_components_pb2, route_pb2, scoped_route_pb2
+from envoy.extensions.filters.http.on_demand.v3 import on_demand_pb2
 from envoy.extensions.filters.http.router.v3 import router_pb2
 from envoy.extensions.filters.listener.tls_inspector.v3 import tls_inspector_pb2
 from envoy.extensions.filters.network.http_connection_manager.v3 import (
@@ -70,10 +82,26 @@ from tc.plugins.envoy.resources import (
 HCM = "envoy.filters.network.http_connection_manager"
 TCP_PROXY = "envoy.filters.network.tcp_proxy"
 ROUTER = "envoy.filters.http.router"
+ON_DEMAND = "envoy.filters.http.on_demand"
 TLS_INSPECTOR = "envoy.filters.listener.tls_inspector"
 EARLY_HEADER_MUTATION = "envoy.http.early_header_mutation.header_mutation"
 
 _Fragment = hcm.ScopedRoutes.ScopeKeyBuilder.FragmentBuilder
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How listeners are laid out, from the plugin's settings."""
+
+    listen_address: str = "0.0.0.0"
+    """The address every listener binds."""
+    scoped_routes: bool = True
+    """The scoped layout wherever a port's hosts allow it; False: the plain layout always."""
+    on_demand_routes: bool = True
+    """Scopes whose route configuration a proxy fetches at the scope's first request."""
+
+
+DEFAULT_LAYOUT = Layout()
 
 
 def _packed(message: Message) -> Any:
@@ -88,7 +116,7 @@ def _address(listen_address: str, port: int) -> address_pb2.Address:
     )
 
 
-def http_listener(port: int, listen_address: str, *, scoped: bool) -> listener_pb2.Listener:
+def http_listener(port: int, layout: Layout, *, scoped: bool) -> listener_pb2.Listener:
     """A listener whose routes come over scoped RDS (`scoped`) or over RDS as `route_<port>`."""
     manager = hcm.HttpConnectionManager(
         stat_prefix=f"http_{port}",
@@ -97,6 +125,11 @@ def http_listener(port: int, listen_address: str, *, scoped: bool) -> listener_p
     if scoped:
         manager.scoped_routes.CopyFrom(_scoped_routes(port))
         manager.early_header_mutation_extensions.append(_set_port_header(port))
+        if layout.on_demand_routes:
+            on_demand = hcm.HttpFilter(
+                name=ON_DEMAND, typed_config=_packed(on_demand_pb2.OnDemand())
+            )
+            manager.http_filters.insert(0, on_demand)
     else:
         manager.rds.CopyFrom(hcm.Rds(config_source=ads(), route_config_name=route_name(port)))
     chain = listener_components_pb2.FilterChain(
@@ -104,7 +137,7 @@ def http_listener(port: int, listen_address: str, *, scoped: bool) -> listener_p
     )
     return listener_pb2.Listener(
         name=listener_name(port),
-        address=_address(listen_address, port),
+        address=_address(layout.listen_address, port),
         filter_chains=[chain],
     )
 
@@ -167,9 +200,10 @@ def service_route_configuration(
 
 
 def scope(
-    port: int, host: str, route_configuration_name: str
+    port: int, host: str, route_configuration_name: str, *, on_demand: bool
 ) -> scoped_route_pb2.ScopedRouteConfiguration:
-    """The scope sending requests on `port` for `host` to `route_configuration_name`."""
+    """The scope sending requests on `port` for `host` to `route_configuration_name`,
+    which a proxy fetches at the first such request when `on_demand`."""
     key = scoped_route_pb2.ScopedRouteConfiguration.Key(
         fragments=[
             scoped_route_pb2.ScopedRouteConfiguration.Key.Fragment(string_key=fragment)
@@ -177,7 +211,10 @@ def scope(
         ]
     )
     return scoped_route_pb2.ScopedRouteConfiguration(
-        name=scope_name(port, host), route_configuration_name=route_configuration_name, key=key
+        name=scope_name(port, host),
+        route_configuration_name=route_configuration_name,
+        key=key,
+        on_demand=on_demand,
     )
 
 
@@ -206,13 +243,15 @@ def tcp_proxy(
 
 def tcp_listener(
     port: int,
-    listen_address: str,
+    layout: Layout,
     chains: Sequence[tuple[Sequence[str], tcp_proxy_pb2.TcpProxy]],
 ) -> listener_pb2.Listener:
     """`chains`: (SNI server names, proxy) in priority order; no names: the default chain.
     A chain whose match an earlier one already has is left out, since Envoy refuses two
     chains with the same match."""
-    out = listener_pb2.Listener(name=listener_name(port), address=_address(listen_address, port))
+    out = listener_pb2.Listener(
+        name=listener_name(port), address=_address(layout.listen_address, port)
+    )
     taken: set[str] = set()
     default_taken = False
     for names, proxy in chains:

@@ -24,6 +24,7 @@ from tc import ir
 from tc._proto.tc.v1 import intent_pb2, plugin_pb2
 from tc.plugins.envoy.cache import InconsistentSnapshot, SnapshotCache
 from tc.plugins.envoy.endpoints import eds_health
+from tc.plugins.envoy.listeners import Layout
 from tc.plugins.envoy.publisher import Publisher
 from tc.plugins.envoy.registry import ProxyRegistry
 from tc.plugins.envoy.render import ServiceParts, render_service
@@ -40,26 +41,36 @@ from tc.plugins.sdk import (
 from tc.plugins.sdk.render_groups import Known, RenderGroups, errors_text
 
 
+def _flag(settings: dict[str, Any], name: str) -> bool:
+    """A true-or-false setting, true when absent."""
+    value = settings.get(name, True)
+    if not isinstance(value, bool):
+        raise ValueError(f"{name}: must be true or false, not {value!r}")
+    return value
+
+
 class EnvoyPlugin(Plugin):
     """Settings: `listen_address` of the Envoy listeners it renders (default 0.0.0.0);
     `scoped_routes` (default true): a route configuration per service and host-keyed scopes
     on every HTTP port where the hosts allow it, so a change costs each proxy one small
-    update; false keeps one route configuration per port, which a new proxy loads faster
-    when it starts with thousands of services (docs/benchmarks.md has both)."""
+    update; false keeps one route configuration per port (docs/benchmarks.md has both);
+    `on_demand_routes` (default true): with scoped routes, a proxy fetches a service's route
+    configuration at the first request for it instead of all of them when it starts, which
+    costs that first request one round trip to the plugin (listeners.py)."""
 
     def __init__(self, settings: dict[str, Any], instance_id: str) -> None:
         super().__init__(settings, instance_id)
-        self._listen_address = str(settings.get("listen_address", "0.0.0.0"))
         # How long an Apply waits for connected proxies to ACK before it answers Pending
         # (the controller then retries with backoff, which asks again).
         self._ack_wait = float(settings.get("ack_wait_seconds", 1.0))
         self.cache = SnapshotCache()
-        scoped = settings.get("scoped_routes", True)
-        if not isinstance(scoped, bool):
-            raise ValueError(f"scoped_routes: must be true or false, not {scoped!r}")
-        self._publisher = Publisher(
-            self.cache, listen_address=self._listen_address, scoped_routes=scoped
+        layout = Layout(
+            listen_address=str(settings.get("listen_address", "0.0.0.0")),
+            scoped_routes=_flag(settings, "scoped_routes"),
+            on_demand_routes=_flag(settings, "on_demand_routes"),
         )
+        self._layout = layout
+        self._publisher = Publisher(self.cache, layout)
         # Services re-rendered since the last publish (None: all of them may have been).
         self._dirty: set[str] | None = None
         self.registry = ProxyRegistry()
@@ -286,7 +297,7 @@ class EnvoyPlugin(Plugin):
             snapshot = self.cache.snapshot
             details = {
                 "proxies": str(len(self.registry.all())),
-                "listen_address": self._listen_address,
+                "listen_address": self._layout.listen_address,
             }
             if snapshot is not None:
                 encoded = [e for by_name in snapshot.resources.values() for e in by_name.values()]

@@ -14,25 +14,23 @@ from collections.abc import Iterable, Mapping
 
 from tc.plugins.envoy.assembly import Assembly
 from tc.plugins.envoy.cache import Snapshot, SnapshotCache
+from tc.plugins.envoy.listeners import DEFAULT_LAYOUT, Layout
 from tc.plugins.envoy.render import ServiceParts
 
 
 class Publisher:
     """Publishes the resources of every service's parts to `cache`. Use from one task."""
 
-    def __init__(
-        self, cache: SnapshotCache, *, listen_address: str = "0.0.0.0", scoped_routes: bool = True
-    ) -> None:
+    def __init__(self, cache: SnapshotCache, layout: Layout = DEFAULT_LAYOUT) -> None:
         self._cache = cache
-        self._listen_address = listen_address
-        self._scoped_routes = scoped_routes
+        self._layout = layout
         self._assembly = self._new_assembly()
         # The assembly may be ahead of the cache (a publish was refused): then the next
         # publish starts from everything.
         self._in_step = False
 
     def _new_assembly(self) -> Assembly:
-        return Assembly(listen_address=self._listen_address, scoped_routes=self._scoped_routes)
+        return Assembly(self._layout)
 
     @property
     def conflicts(self) -> dict[str, list[str]]:
