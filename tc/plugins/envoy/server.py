@@ -36,12 +36,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import grpc
-from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
-from google.protobuf import any_pb2
+from envoy.service.discovery.v3 import discovery_pb2
 
 from tc.plugins.envoy.cache import Snapshot, SnapshotCache
 from tc.plugins.envoy.registry import ProxyRegistry
 from tc.plugins.envoy.resources import CLUSTER, ENDPOINT, LISTENER, SCOPED_ROUTE, TYPE_URLS
+from tc.plugins.envoy.wire import delta_response, sotw_response
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,9 @@ def _push_order(type_urls: Iterable[str]) -> list[str]:
 class _Stream(Protocol):
     def on_request(self, request: Any) -> None: ...
 
-    def push(self, snapshot: Snapshot) -> list[Any]: ...
+    def push(self, snapshot: Snapshot) -> list[bytes]:
+        """Serialized responses (wire.py) for what changed for this stream."""
+        ...
 
 
 class _Nonces:
@@ -108,10 +110,6 @@ class _Proxy:
             self._registry.disconnected(self.node_id)
 
 
-def _any(type_url: str, value: bytes) -> any_pb2.Any:
-    return any_pb2.Any(type_url=type_url, value=value)
-
-
 @dataclass
 class _SotwType:
     names: frozenset[str] = frozenset()
@@ -157,7 +155,7 @@ class _SotwStream:
             self._proxy.ack(type_url, request.version_info)
         state.names = frozenset(request.resource_names)
 
-    def push(self, snapshot: Snapshot) -> list[Any]:
+    def push(self, snapshot: Snapshot) -> list[bytes]:
         responses = []
         for type_url in _push_order(self._types):
             state = self._types[type_url]
@@ -180,12 +178,7 @@ class _SotwStream:
                 chosen = [(n, entries[n]) for n in sorted(wanted)]
             state.nonce = self._nonces.next()
             responses.append(
-                discovery_pb2.DiscoveryResponse(
-                    version_info=version,
-                    type_url=type_url,
-                    nonce=state.nonce,
-                    resources=[_any(type_url, e.value) for _, e in chosen],
-                )
+                sotw_response(version, type_url, state.nonce, (e.value for _, e in chosen))
             )
             state.sent_version, state.sent_names, state.due = version, state.names, False
             if not wildcard:
@@ -280,7 +273,7 @@ class _DeltaStream:
                 state.acked = True
                 self._proxy.ack(type_url, state.in_step() or state.nonce_version)
 
-    def push(self, snapshot: Snapshot) -> list[Any]:
+    def push(self, snapshot: Snapshot) -> list[bytes]:
         responses = []
         for type_url in _push_order(self._types):
             state = self._types[type_url]
@@ -325,19 +318,12 @@ class _DeltaStream:
             state.nonce, state.nonce_version = self._nonces.next(), version
             state.acked = False
             responses.append(
-                discovery_pb2.DeltaDiscoveryResponse(
-                    system_version_info=version,
-                    type_url=type_url,
-                    nonce=state.nonce,
-                    resources=[
-                        discovery_pb2.Resource(
-                            name=name,
-                            version=entries[name].version,
-                            resource=_any(type_url, entries[name].value),
-                        )
-                        for name in changed
-                    ],
-                    removed_resources=removed,
+                delta_response(
+                    version,
+                    type_url,
+                    state.nonce,
+                    ((name, entries[name].version, entries[name].value) for name in changed),
+                    removed,
                 )
             )
             for name in changed:
@@ -352,6 +338,10 @@ class _DeltaStream:
                     e for name in changed if (e := snapshot.eds_name(name)) is not None
                 )
         return responses
+
+
+def _serialized(response: bytes) -> bytes:
+    return response
 
 
 _END = object()
@@ -372,11 +362,28 @@ class XdsServer:
         self._registry = registry
 
     def add_to(self, server: grpc.aio.Server) -> None:
-        ads_pb2_grpc.add_AggregatedDiscoveryServiceServicer_to_server(self, server)
+        # As ads_pb2_grpc registers the service, but responses leave as the bytes wire.py
+        # wrote (a stream yields them already serialized).
+        handlers = {
+            "StreamAggregatedResources": grpc.stream_stream_rpc_method_handler(
+                self.StreamAggregatedResources,
+                request_deserializer=discovery_pb2.DiscoveryRequest.FromString,
+                response_serializer=_serialized,
+            ),
+            "DeltaAggregatedResources": grpc.stream_stream_rpc_method_handler(
+                self.DeltaAggregatedResources,
+                request_deserializer=discovery_pb2.DeltaDiscoveryRequest.FromString,
+                response_serializer=_serialized,
+            ),
+        }
+        server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler(self.SERVICE_NAME, handlers),)
+        )
+        server.add_registered_method_handlers(self.SERVICE_NAME, handlers)
 
     async def StreamAggregatedResources(
         self, requests: AsyncIterator[Any], context: grpc.aio.ServicerContext[Any, Any]
-    ) -> AsyncIterator[Any]:
+    ) -> AsyncIterator[bytes]:
         proxy = _Proxy(self._registry, context.peer())
         try:
             async for response in self._serve(_SotwStream(proxy), requests):
@@ -386,7 +393,7 @@ class XdsServer:
 
     async def DeltaAggregatedResources(
         self, requests: AsyncIterator[Any], context: grpc.aio.ServicerContext[Any, Any]
-    ) -> AsyncIterator[Any]:
+    ) -> AsyncIterator[bytes]:
         proxy = _Proxy(self._registry, context.peer())
         try:
             async for response in self._serve(_DeltaStream(proxy), requests):
@@ -394,7 +401,7 @@ class XdsServer:
         finally:
             proxy.close()
 
-    async def _serve(self, stream: _Stream, requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    async def _serve(self, stream: _Stream, requests: AsyncIterator[Any]) -> AsyncIterator[bytes]:
         queue: asyncio.Queue[object] = asyncio.Queue()
 
         async def read() -> None:
