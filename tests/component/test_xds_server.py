@@ -588,3 +588,21 @@ async def test_delta_route_subscribed_on_demand_is_sent_alone(
     client.ack(response)
     await client.expect_silence()
     assert acked(xds, ROUTE) == xds.cache.snapshot.version(ROUTE)  # type: ignore[union-attr]
+
+
+async def test_delta_client_that_dropped_every_name_of_a_type_holds_its_later_versions(
+    xds: Xds, clients: list[Client]
+) -> None:
+    """A proxy whose last route configuration went out of use (its listener left) is not
+    left behind on RDS for good."""
+    xds.publish(with_other_route("web"))
+    client = open_client(xds, clients, delta=True)
+    client.send(type_url=ROUTE, resource_names_subscribe=["routes"])
+    client.ack(await client.recv(ROUTE))
+    client.send(type_url=ROUTE, resource_names_unsubscribe=["routes"])
+    await client.expect_silence()
+    changed = with_other_route("web")
+    changed[ROUTE]["routes"] = route_config("routes", "api")
+    latest = xds.publish(changed)
+    await client.expect_silence()
+    assert acked(xds, ROUTE) == latest.version(ROUTE)
