@@ -141,9 +141,9 @@ def cpu_seconds(pid: int) -> float:
 
 
 def proxy_cost(pid: int) -> dict[str, float]:
-    """CPU seconds (user, system) and page faults of a process so far: on a virtual machine
-    that backs guest memory at first touch, a proxy given memory never used before spends
-    its system time there (the kernel zeroing each new page waits for the host)."""
+    """CPU seconds (user, system) and page faults of a process so far. On a virtual machine
+    that backs guest memory at first touch, a page fault on memory the host has not backed
+    yet costs several times more (docs/benchmarks.md): the system time shows it."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     tick = os.sysconf("SC_CLK_TCK")
     return {
@@ -284,8 +284,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                     cost["plugins_cpu_s"] = cpu_of(plugin_pids)["plugins"] - plugins_before
                     return seconds, cost
 
-                # A second new proxy once the first is gone: the same work, on memory the
-                # machine has handed out before (see proxy_cost).
+                # A second new proxy once the first is gone, as after a proxy restart: the
+                # same work, a second sample of it.
                 resync_s, resync_cpu = await resync("late", 21_000)
                 first = proxies.pop()
                 first.terminate()

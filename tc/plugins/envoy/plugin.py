@@ -64,13 +64,12 @@ class EnvoyPlugin(Plugin):
         # (the controller then retries with backoff, which asks again).
         self._ack_wait = float(settings.get("ack_wait_seconds", 1.0))
         self.cache = SnapshotCache()
-        layout = Layout(
+        self._layout = Layout(
             listen_address=str(settings.get("listen_address", "0.0.0.0")),
             scoped_routes=_flag(settings, "scoped_routes"),
             on_demand_routes=_flag(settings, "on_demand_routes"),
         )
-        self._layout = layout
-        self._publisher = Publisher(self.cache, layout)
+        self._publisher = Publisher(self.cache, self._layout)
         # Services re-rendered since the last publish (None: all of them may have been).
         self._dirty: set[str] | None = None
         self.registry = ProxyRegistry()
