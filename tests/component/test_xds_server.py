@@ -587,7 +587,8 @@ async def test_delta_route_subscribed_on_demand_is_sent_alone(
     assert names(response) == ["other"]
     client.ack(response)
     await client.expect_silence()
-    assert acked(xds, ROUTE) == xds.cache.snapshot.version(ROUTE)  # type: ignore[union-attr]
+    snapshot = xds.cache.snapshot
+    assert snapshot is not None and acked(xds, ROUTE) == snapshot.version(ROUTE)
 
 
 async def test_delta_client_that_dropped_every_name_of_a_type_holds_its_later_versions(
