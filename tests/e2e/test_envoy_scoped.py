@@ -9,6 +9,8 @@ connection would go on talking to the old one while it drains.
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from tc._proto.tc.v1 import intent_pb2
+from tc._proto.tc.v1 import intent_pb2, lifecycle_pb2, plugin_pb2
 from tc.plugins.envoy.resources import LISTENER_PORT_HEADER
 from tests.e2e.conftest import Mesh
 from tests.e2e.test_envoy_traffic import apply
@@ -169,3 +171,29 @@ async def test_a_proxy_is_programmed_before_it_fetches_a_route_on_demand(
     assert await admin_stat(mesh, f"{stats}.active_scopes") == 1  # beta's route not fetched
     assert await get(port, "beta.example.com") == "beta -"  # the first request fetches it
     assert await admin_stat(mesh, f"{stats}.active_scopes") == 2
+
+
+async def test_a_first_request_during_failover_is_answered(
+    mesh: Mesh, echoes: dict[str, int]
+) -> None:
+    """A service nobody asked for yet, then `kill -9` of the plugin instance the proxy
+    follows: the first request for the service needs its route configuration on demand
+    while the proxy has no control plane, and is answered once it reconnects."""
+    port = mesh.listener_port
+    await apply(mesh.r, web("alpha", "alpha.example.com", port, echoes["alpha"]))
+    await wait_until(lambda: get(port, "alpha.example.com"), timeout=30, what="alpha answers")
+    await apply(mesh.r, web("beta", "beta.example.com", port, echoes["beta"]))
+    await wait_until(lambda: mesh.r.ready("beta"), timeout=30, what="beta Ready")
+    status = await mesh.r.lifecycle.GetStatus(lifecycle_pb2.GetStatusRequest())
+    for index, instance in enumerate(status.plugins[0].instances):
+        state = await mesh.r.plugin_stub("envoy", index).GetState(
+            plugin_pb2.GetStateRequest(), timeout=2
+        )
+        if state.details.get("proxies") == "1":
+            os.kill(instance.pid, signal.SIGKILL)
+            break
+    else:
+        pytest.fail("no instance had the proxy")
+    # Envoy holds the request until it has reconnected to the other instance and fetched
+    # the route configuration (0.1-0.5 s here), within get's 5 s timeout.
+    assert await get(port, "beta.example.com") == "beta -"
