@@ -39,7 +39,7 @@ from tc.plugins.dns.sinks.rfc2136 import (
     parse_server,
 )
 from tc.plugins.dns.sinks.rfc2136_wire import UpdateEncoder
-from tc.plugins.dns.sinks.settings import parse_settings
+from tc.plugins.sdk.settings import parse_settings
 from tests.bind import ALGORITHMS, BindServer, TsigKey
 
 ZONE = "example.com"

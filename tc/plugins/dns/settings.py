@@ -13,7 +13,7 @@ from typing import Any
 import pydantic
 
 from tc.plugins.dns.sinks.base import Sink
-from tc.plugins.dns.sinks.settings import parse_settings
+from tc.plugins.sdk.settings import parse_settings
 
 DEFAULT_SINK: dict[str, Any] = {"type": "zonefile", "path": "./var/dns"}
 

@@ -8,9 +8,6 @@ secret, and a message naming the key is enough for anyone to fix the file.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, TypeVar
-
 import pydantic
 
 
@@ -20,16 +17,3 @@ class SinkSettings(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(
         extra="forbid", strict=True, frozen=True, hide_input_in_errors=True
     )
-
-
-_Model = TypeVar("_Model", bound=pydantic.BaseModel)
-
-
-def parse_settings(model: type[_Model], settings: Mapping[str, Any], where: str = "sink") -> _Model:
-    """`model` from a config mapping; ValueError naming the first bad key (`where.key`)."""
-    try:
-        return model.model_validate(dict(settings))
-    except pydantic.ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(part) for part in first["loc"]) or "(settings)"
-        raise ValueError(f"{where}.{key}: {first['msg']}") from None

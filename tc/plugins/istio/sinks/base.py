@@ -12,11 +12,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol
 
 import pydantic
 
 from tc.plugins.istio.metadata import INTENT, MANAGED_BY, MANAGER
+from tc.plugins.sdk.settings import parse_settings
 
 Action = Literal["create", "update", "delete", "unchanged"]
 
@@ -215,22 +216,11 @@ def check_objects(
 
 # -- settings --------------------------------------------------------------------------------
 
-_Model = TypeVar("_Model", bound=pydantic.BaseModel)
-
 
 class SinkSettings(pydantic.BaseModel):
     """Base of each sink's settings: unknown keys and loose types are errors, not ignored."""
 
     model_config = pydantic.ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-def parse_settings(model: type[_Model], settings: Mapping[str, Any], where: str = "sink") -> _Model:
-    try:
-        return model.model_validate(dict(settings))
-    except pydantic.ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(part) for part in first["loc"]) or "(settings)"
-        raise ValueError(f"{where}.{key}: {first['msg']}") from None
 
 
 def make_sink(settings: Mapping[str, Any], *, where: str = "sink") -> Sink:
