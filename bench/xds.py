@@ -134,16 +134,11 @@ async def plugin_state(address: str) -> plugin_pb2.GetStateResponse:
         return await stub.GetState(plugin_pb2.GetStateRequest(), timeout=10)
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU a process has used so far (its own, not its children's)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def proxy_cost(pid: int) -> dict[str, float]:
-    """CPU seconds (user, system) and page faults of a process so far. On a virtual machine
-    that backs guest memory at first touch, a page fault on memory the host has not backed
-    yet costs several times more (docs/benchmarks.md): the system time shows it."""
+def process_cost(pid: int) -> dict[str, float]:
+    """CPU seconds (user, system) and page faults of a process so far (its own, not its
+    children's). On a virtual machine that backs guest memory at first touch, a page fault
+    on memory the host has not backed yet costs several times more (docs/benchmarks.md):
+    the system time shows it."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     tick = os.sysconf("SC_CLK_TCK")
     return {
@@ -151,6 +146,24 @@ def proxy_cost(pid: int) -> dict[str, float]:
         "system_s": int(fields[12]) / tick,
         "page_faults": float(fields[7]),
     }
+
+
+def cpu_seconds(pid: int) -> float:
+    cost = process_cost(pid)
+    return cost["user_s"] + cost["system_s"]
+
+
+async def first_200(client: httpx.AsyncClient, port: int, host: str, pause: float) -> None:
+    """Returns at the first 200 for `host` through the proxies' listener on `port`, asking
+    again `pause` seconds after each miss (0: at once)."""
+    while True:
+        try:
+            got = await client.get(f"http://127.0.0.1:{port}/", headers={"host": host})
+            if got.status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(pause)
 
 
 def cpu_of(groups: dict[str, list[int]]) -> dict[str, float]:
@@ -196,16 +209,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                     proxies.append(start_proxy(tmp, f"proxy-{i}", xds_ports, 20_000 + i, args.api))
                 # Warm: every proxy answers for the preloaded services.
                 async with httpx.AsyncClient(timeout=2) as client:
-                    host = {"host": "pre-00000.example.com"}
-                    while True:
-                        try:
-                            if (
-                                await client.get(f"http://127.0.0.1:{listener}/", headers=host)
-                            ).status_code == 200:
-                                break
-                        except httpx.TransportError:
-                            pass
-                        await asyncio.sleep(0.05)
+                    await first_200(client, listener, "pre-00000.example.com", 0.05)
                 latencies: list[float] = []
                 status = await lifecycle.GetStatus(lifecycle_pb2.GetStatusRequest())
                 groups = {
@@ -223,16 +227,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                         name = f"new-{k:04d}"
                         t0 = time.perf_counter()
                         await intents.ApplyIntent(service(name, listener, backend_port))
-                        while True:
-                            try:
-                                got = await client.get(
-                                    f"http://127.0.0.1:{listener}/",
-                                    headers={"host": f"{name}.example.com"},
-                                )
-                                if got.status_code == 200:
-                                    break
-                            except httpx.TransportError:
-                                pass
+                        await first_200(client, listener, f"{name}.example.com", 0)
                         latencies.append(time.perf_counter() - t0)
                 cpu_after, wall = cpu_of(groups), time.perf_counter() - wall_before
                 # Share of the 2 cores each group used while the changes ran: where time goes.
@@ -268,19 +263,9 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                     t0 = time.perf_counter()
                     proxies.append(start_proxy(tmp, node, xds_ports, base_id, args.api))
                     async with httpx.AsyncClient(timeout=2) as client:
-                        while True:
-                            try:
-                                got = await client.get(
-                                    f"http://127.0.0.1:{listener}/",
-                                    headers={"host": f"{last}.example.com"},
-                                )
-                                if got.status_code == 200:
-                                    break
-                            except httpx.TransportError:
-                                pass
-                            await asyncio.sleep(0.005)
+                        await first_200(client, listener, f"{last}.example.com", 0.005)
                     seconds = time.perf_counter() - t0
-                    cost = proxy_cost(proxies[-1].pid)
+                    cost = process_cost(proxies[-1].pid)
                     cost["plugins_cpu_s"] = cpu_of(plugin_pids)["plugins"] - plugins_before
                     return seconds, cost
 
