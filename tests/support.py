@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -96,16 +97,20 @@ def proxy_bootstrap(
 
 
 class HttpBackend:
-    """A local HTTP server answering every GET with 200 and `body`, served from a thread.
-    `stop()` frees its port, so a test can start another on the same one."""
+    """A local HTTP server answering every GET with 200 and `body` (or what `body` makes of
+    the request's headers), served from a thread. `stop()` frees its port, so a test can
+    start another on the same one."""
 
-    def __init__(self, body: bytes, port: int = 0) -> None:
+    def __init__(self, body: bytes | Callable[[Message], bytes], port: int = 0) -> None:
+        answer = body if callable(body) else lambda _headers: body
+
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                data = answer(self.headers)
                 self.send_response(200)
-                self.send_header("content-length", str(len(body)))
+                self.send_header("content-length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(body)
+                self.wfile.write(data)
 
             def log_message(self, format: str, *args: object) -> None:
                 pass

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -23,37 +21,22 @@ from tc.plugins.envoy.resources import LISTENER_PORT_HEADER
 from tests.e2e.conftest import Mesh
 from tests.e2e.test_envoy_traffic import apply
 from tests.e2e.test_xds_envoy import free_port
-from tests.support import wait_until
+from tests.support import HttpBackend, wait_until
 
 pytestmark = pytest.mark.e2e
 
 
-def _echo(name: str) -> ThreadingHTTPServer:
+def _echo(name: str) -> HttpBackend:
     """Answers "<name> <the listener port header it was sent, or ->"."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = f"{name} {self.headers.get(LISTENER_PORT_HEADER, '-')}".encode()
-            self.send_response(200)
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    return ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    return HttpBackend(lambda headers: f"{name} {headers.get(LISTENER_PORT_HEADER, '-')}".encode())
 
 
 @pytest.fixture
 def echoes() -> Iterator[dict[str, int]]:
     servers = {name: _echo(name) for name in ("alpha", "beta", "gamma")}
+    yield {name: server.port for name, server in servers.items()}
     for server in servers.values():
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield {name: s.server_address[1] for name, s in servers.items()}
-    for server in servers.values():
-        server.shutdown()
-        server.server_close()
+        server.stop()
 
 
 def web(name: str, host: str, port: int, backend: int) -> intent_pb2.Intent:
