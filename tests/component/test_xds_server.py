@@ -524,19 +524,26 @@ def with_other_route(cluster: str) -> Resources:
     return out
 
 
+async def subscribed_to_routes(xds: Xds, clients: list[Client]) -> tuple[Client, Any]:
+    """A delta client that subscribed to the route configuration "routes" alone (as an
+    Envoy with on-demand routes does), got it and ACKed it; and that response."""
+    xds.publish(with_other_route("web"))
+    client = open_client(xds, clients, delta=True)
+    client.send(type_url=ROUTE, resource_names_subscribe=["routes"])
+    first = await client.recv(ROUTE)
+    assert names(first) == ["routes"]
+    client.ack(first)
+    await client.expect_silence()
+    return client, first
+
+
 async def test_delta_client_holds_a_version_whose_changes_it_does_not_subscribe_to(
     xds: Xds, clients: list[Client]
 ) -> None:
     """An Envoy with on-demand route configurations subscribes to a few of them: a change
     to another is not sent, and the proxy holds the new version as much as one sent it
     (else "programmed on N/M proxies" would wait for it forever)."""
-    xds.publish(with_other_route("web"))
-    client = open_client(xds, clients, delta=True)
-    client.send(type_url=ROUTE, resource_names_subscribe=["routes"])
-    response = await client.recv(ROUTE)
-    assert names(response) == ["routes"]
-    client.ack(response)
-    await client.expect_silence()
+    client, _ = await subscribed_to_routes(xds, clients)
     changed = xds.publish(with_other_route("api"))
     await client.expect_silence()
     assert acked(xds, ROUTE) == changed.version(ROUTE)
@@ -555,12 +562,7 @@ async def test_delta_client_holds_a_version_whose_changes_it_does_not_subscribe_
 async def test_delta_client_that_rejected_a_type_holds_no_later_version_of_it(
     xds: Xds, clients: list[Client]
 ) -> None:
-    xds.publish(with_other_route("web"))
-    client = open_client(xds, clients, delta=True)
-    client.send(type_url=ROUTE, resource_names_subscribe=["routes"])
-    first = await client.recv(ROUTE)
-    client.ack(first)
-    await client.expect_silence()
+    client, first = await subscribed_to_routes(xds, clients)
     bad = with_other_route("web")
     bad[ROUTE]["routes"] = route_config("routes", "api")
     xds.publish(bad)
@@ -577,11 +579,7 @@ async def test_delta_client_that_rejected_a_type_holds_no_later_version_of_it(
 async def test_delta_route_subscribed_on_demand_is_sent_alone(
     xds: Xds, clients: list[Client]
 ) -> None:
-    xds.publish(with_other_route("web"))
-    client = open_client(xds, clients, delta=True)
-    client.send(type_url=ROUTE, resource_names_subscribe=["routes"])
-    client.ack(await client.recv(ROUTE))
-    await client.expect_silence()
+    client, _ = await subscribed_to_routes(xds, clients)
     client.send(type_url=ROUTE, resource_names_subscribe=["other"])
     response = await client.recv(ROUTE)
     assert names(response) == ["other"]
@@ -596,10 +594,7 @@ async def test_delta_client_that_dropped_every_name_of_a_type_holds_its_later_ve
 ) -> None:
     """A proxy whose last route configuration went out of use (its listener left) is not
     left behind on RDS for good."""
-    xds.publish(with_other_route("web"))
-    client = open_client(xds, clients, delta=True)
-    client.send(type_url=ROUTE, resource_names_subscribe=["routes"])
-    client.ack(await client.recv(ROUTE))
+    client, _ = await subscribed_to_routes(xds, clients)
     client.send(type_url=ROUTE, resource_names_unsubscribe=["routes"])
     await client.expect_silence()
     changed = with_other_route("web")
