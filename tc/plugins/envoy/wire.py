@@ -50,10 +50,6 @@ def _text(tag: bytes, text: str) -> bytes:
     return tag + _sized(text.encode()) if text else b""
 
 
-def _head(version: str) -> bytes:
-    return _text(_F1, version)
-
-
 def _tail(type_url: str, nonce: str) -> bytes:
     return _text(_F4, type_url) + _text(_F5, nonce)
 
@@ -61,7 +57,7 @@ def _tail(type_url: str, nonce: str) -> bytes:
 def sotw_response(version: str, type_url: str, nonce: str, values: Iterable[bytes]) -> bytes:
     """A DiscoveryResponse carrying `values` (serialized resources of `type_url`)."""
     any_type = _text(_F1, type_url)
-    parts = [_head(version)]
+    parts = [_text(_F1, version)]
     parts.extend(_F2 + _sized(any_type + _F2 + _sized(value)) for value in values)
     parts.append(_tail(type_url, nonce))
     return b"".join(parts)
@@ -77,7 +73,7 @@ def delta_response(
     """A DeltaDiscoveryResponse carrying `resources` as (name, version, serialized resource)
     and naming `removed`."""
     any_type = _text(_F1, type_url)
-    parts = [_head(version)]
+    parts = [_text(_F1, version)]
     for name, resource_version, value in resources:
         resource = (
             _text(_F1, resource_version)
